@@ -1,0 +1,126 @@
+"""The load stage: a target string -> the model(s) in it, their example inputs and where they were built.
+
+Targets
+-------
+``gradlint PATH[:ATTR] [PATH[:ATTR] ...]``. ``ATTR`` names an ``nn.Module`` instance,
+an ``nn.Module`` class constructible without arguments, or a factory callable without
+arguments (``examples/mlp.py:build_model``; dotted names such as ``module_var.encoder``
+work too). A directory stands for its ``*.py`` files, recursively, except hidden
+directories, ``__pycache__``, ``.venv``, ``venv``, ``env``, ``build``, ``dist``,
+``site-packages``, ``node_modules``, ``*.egg-info``, the files ``setup.py`` and
+``conftest.py``, and files that do not import torch (or a torch-based package such as
+transformers or timm; decided from the source, without importing it). In directory
+mode a file without a model is skipped quietly; a file that fails to import is still
+an error.
+
+Discovery (no ``ATTR``)
+-----------------------
+The first of these that finds something wins:
+
+1. module-level ``nn.Module`` instances (``model = Net()``), except ones imported from
+   another file and ones that are part of another module-level instance;
+2. a factory defined in the file and callable without arguments, tried in this order:
+   ``build_model``, ``get_model``, ``make_model``, ``model``;
+3. every ``nn.Module`` subclass defined in the file (not imported) whose constructor
+   needs no arguments, except classes used inside another one (a ``Block`` inside
+   ``Net`` is a building block, not a model).
+
+Levels 1 and 3 ignore modules without parameters (``criterion = nn.CrossEntropyLoss()``).
+
+Example inputs
+--------------
+``--input-shape 8,3,32,32`` (repeatable, one per ``forward`` argument) with
+``--input-dtype`` first; then ``example_inputs()`` (no argument, or the model) or
+``EXAMPLE_INPUTS`` in the file, a tensor or a tuple of tensors; otherwise inferred
+from the first layer in registration order: ``Linear`` -> ``(8, in_features)``;
+``Conv1d`` -> ``(8, C, 64)``; ``Conv2d`` -> ``(8, C, 32, 32)``; ``Conv3d`` ->
+``(8, C, 16, 16, 16)``; ``Embedding`` -> token ids of shape ``(8, 32)``; ``RNN``/``LSTM``/
+``GRU`` -> ``(8, 32, input_size)`` with ``batch_first``, else ``(32, 8, input_size)``.
+
+Importing
+---------
+The file is imported, never run as ``__main__``, so code under
+``if __name__ == "__main__":`` (a training loop) does not run; code at module level
+does. Everything built, at import or by the factory, is built under a
+``ConstructionRecorder``, which is how findings point at the line that created a layer.
+The model is never modified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from gradlint.load.construction import ConstructionRecorder
+from gradlint.load.discover import FACTORY_NAMES, FoundModel, find_models
+from gradlint.load.importer import import_file, plan_import, user_code_environment
+from gradlint.load.inputs import infer_inputs, parse_dtype, resolve_inputs
+from gradlint.load.targets import TargetSpec, expand_targets, parse_target
+from gradlint.types import InputSpec, LoadedModel, frozen_mapping
+
+__all__ = [
+    "FACTORY_NAMES",
+    "ConstructionRecorder",
+    "TargetSpec",
+    "expand_targets",
+    "infer_inputs",
+    "load_target",
+    "parse_target",
+]
+
+
+def load_target(
+    spec: TargetSpec,
+    *,
+    input_shapes: Sequence[tuple[int, ...]] = (),
+    input_dtype: str = "float32",
+    batch_size: int = 8,
+) -> list[LoadedModel]:
+    """Import ``spec.path`` and return every model it names or holds, with example inputs.
+
+    Returns ``[]`` only for a directory-mode file without a model. Raises ``LoadError``
+    (bad path, syntax or import error, no model, constructor raising, ``ATTR`` not a
+    model), ``InputError`` (no usable example inputs) or ``UsageError`` (bad
+    ``--input-dtype``/``--input-shape``), each with a one-line message.
+    """
+    if input_shapes:
+        parse_dtype(input_dtype)  # a bad --input-dtype is reported before running user code
+    plan = plan_import(spec.path)
+    with user_code_environment(plan):
+        with ConstructionRecorder() as recorder:
+            imported = import_file(plan)
+            found = find_models(imported.module, imported.tree, plan, spec.attr, quiet=spec.from_directory)
+        loaded = []
+        for item in found:
+            target = f"{spec.path}:{item.attr}"
+            inputs = resolve_inputs(
+                item.model,
+                imported.module,
+                plan,
+                target,
+                input_shapes=input_shapes,
+                input_dtype=input_dtype,
+                batch_size=batch_size,
+            )
+            loaded.append(_loaded(item, spec, target, inputs.values, inputs.specs, recorder))
+    return loaded
+
+
+def _loaded(
+    item: FoundModel,
+    spec: TargetSpec,
+    target: str,
+    values: tuple[Any, ...],
+    specs: tuple[InputSpec, ...],
+    recorder: ConstructionRecorder,
+) -> LoadedModel:
+    return LoadedModel(
+        target=target,
+        name=type(item.model).__name__,
+        source_path=spec.path,
+        model=item.model,
+        example_inputs=values,
+        inputs=specs,
+        construction_sites=frozen_mapping(recorder.sites_for(item.model)),
+        init_records=frozen_mapping(recorder.init_records_for(item.model)),
+    )

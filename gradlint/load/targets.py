@@ -1,0 +1,157 @@
+"""Target strings (``path.py``, ``path.py:ATTR``, directories) -> ``TargetSpec`` records.
+
+Nothing here imports the user's files: whether a file in a directory is worth
+importing is decided from its syntax tree alone.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+
+from gradlint.errors import LoadError
+
+#: Directories never descended into in directory mode (plus every hidden directory).
+SKIPPED_DIRS = frozenset(
+    {"__pycache__", ".venv", "venv", "env", "build", "dist", "site-packages", "node_modules", ".git"}
+)
+
+#: Files never imported in directory mode: importing ``setup.py`` runs ``setup()``.
+SKIPPED_FILES = frozenset({"setup.py", "conftest.py"})
+
+#: A file "imports torch" when it imports one of these top-level packages (all build ``nn.Module`` models).
+TORCH_PACKAGES = frozenset(
+    {"torch", "torchvision", "torchaudio", "torchtext", "timm", "transformers", "lightning", "pytorch_lightning"}
+)
+
+# Fallback for a file that does not parse: an import statement of a torch package at the start of a line.
+_TORCH_IMPORT_LINE = re.compile(
+    r"^\s*(?:import|from)\s+(?:" + "|".join(sorted(TORCH_PACKAGES)) + r")\b", re.MULTILINE
+)
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """One file to lint, and optionally the attribute naming the model in it."""
+
+    path: str
+    """The path as the user wrote it (relative stays relative), used in every message."""
+    attr: str | None = None
+    """``ATTR`` of ``path.py:ATTR``; None means discovery."""
+    from_directory: bool = False
+    """True for files found by expanding a directory: a file without a model is skipped quietly."""
+
+    def __str__(self) -> str:
+        return self.path if self.attr is None else f"{self.path}:{self.attr}"
+
+
+def parse_target(text: str) -> TargetSpec:
+    """Split ``PATH[:ATTR]``.
+
+    The split happens at the last colon, and only when what follows is a Python
+    identifier (dots allowed, ``module_var.submodel``) and the whole text is not an
+    existing path, so ``C:\\models\\net.py`` or ``odd:name.py`` stay paths.
+    """
+    head, sep, tail = text.rpartition(":")
+    if sep and head and _is_attr(tail) and not os.path.exists(text):
+        return TargetSpec(head, tail)
+    return TargetSpec(text)
+
+
+def _is_attr(text: str) -> bool:
+    parts = text.split(".")
+    return all(part.isidentifier() and not keyword.iskeyword(part) for part in parts)
+
+
+def expand_targets(texts: Iterable[str]) -> list[TargetSpec]:
+    """Parse every target and expand directories into their model files.
+
+    A directory becomes its ``*.py`` files, recursively and sorted, leaving out hidden
+    directories, ``SKIPPED_DIRS``, ``SKIPPED_FILES`` and files that do not import torch
+    (see ``imports_torch``). Specs from a directory have ``from_directory=True``.
+    A file named twice is kept once, at its first place.
+
+    Raises ``LoadError`` for a path that does not exist, or for ``ATTR`` on a directory.
+    """
+    specs: list[TargetSpec] = []
+    seen: dict[tuple[str, str | None], int] = {}
+    for text in texts:
+        for spec in _expand_one(parse_target(text)):
+            key = (os.path.realpath(spec.path), spec.attr)
+            if key not in seen:
+                seen[key] = len(specs)
+                specs.append(spec)
+            elif not spec.from_directory:
+                # Named explicitly as well: "no model found" must not be silent for it.
+                index = seen[key]
+                specs[index] = replace(specs[index], from_directory=False)
+    return specs
+
+
+def _expand_one(spec: TargetSpec) -> list[TargetSpec]:
+    if os.path.isdir(spec.path):
+        if spec.attr is not None:
+            raise LoadError(f"{spec}: ATTR cannot be used with a directory; name a file, e.g. {spec.path}/model.py:{spec.attr}")
+        return [TargetSpec(path, None, from_directory=True) for path in _model_files(spec.path)]
+    check_file(spec.path)
+    return [spec]
+
+
+def check_file(path: str) -> None:
+    """Raise ``LoadError`` unless ``path`` is an existing Python file."""
+    if not os.path.exists(path):
+        raise LoadError(f"{path}: no such file or directory")
+    if not os.path.isfile(path):
+        raise LoadError(f"{path}: not a regular file")
+    if not path.endswith(".py"):
+        raise LoadError(f"{path}: not a Python file; name a .py file or a directory")
+
+
+def _model_files(directory: str) -> list[str]:
+    files = [path for path in _python_files(directory) if imports_torch(path)]
+    return sorted(files)
+
+
+def _python_files(directory: str) -> Iterator[str]:
+    for root, dirs, names in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not _skipped_dir(d))
+        for name in sorted(names):
+            if name.endswith(".py") and name not in SKIPPED_FILES:
+                yield os.path.normpath(os.path.join(root, name))
+
+
+def _skipped_dir(name: str) -> bool:
+    return name.startswith(".") or name in SKIPPED_DIRS or name.endswith(".egg-info")
+
+
+def imports_torch(path: str) -> bool:
+    """Whether the file imports torch or a torch-based package, decided from its syntax tree.
+
+    Never imports the file. A file that does not parse counts when one of its lines
+    is an import of such a package: the user asked to lint that directory, so a broken
+    model file is reported as a syntax error rather than skipped, while broken files
+    that have nothing to do with torch (templates, Python 2 scripts) stay quiet.
+    """
+    try:
+        with open(path, "rb") as handle:
+            source = handle.read()
+    except OSError:
+        return False
+    try:
+        tree = ast.parse(source, filename=path)
+    except (SyntaxError, ValueError):
+        return bool(_TORCH_IMPORT_LINE.search(source.decode("utf-8", errors="replace")))
+    return any(name.split(".")[0] in TORCH_PACKAGES for name in imported_modules(tree))
+
+
+def imported_modules(tree: ast.AST) -> Iterator[str]:
+    """Absolute module names imported anywhere in ``tree`` (relative imports left out)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module

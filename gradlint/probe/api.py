@@ -1,0 +1,248 @@
+"""``probe()``: the reference protocol on a private copy, guarded, timed, and judged."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from gradlint.errors import GradlintError, UsageError
+from gradlint.probe.deadline import Deadline
+from gradlint.probe.device import available_memory, resolve_device, seeded_rng
+from gradlint.probe.io import call_model, protocol_inputs
+from gradlint.probe.memory import (
+    activations_by_forward,
+    activations_from_graph,
+    activations_on_meta,
+    check_fits,
+    model_bytes,
+)
+from gradlint.probe.protocol import ProtocolRun, run_protocol
+from gradlint.probe.result import MemoryEstimate, ProbeResult, StepsResult
+from gradlint.probe.steps import OPTIMIZERS, run_steps
+from gradlint.types import ModelGraph
+from gradlint.verdict import VerdictThresholds, verdict
+
+DEFAULT_SEEDS = (1, 2, 3)
+
+
+def probe(
+    model: nn.Module,
+    example_inputs: Any,
+    *,
+    seeds: Sequence[int] = DEFAULT_SEEDS,
+    device: str | torch.device = "auto",
+    thresholds: VerdictThresholds = VerdictThresholds(),
+    steps: int = 0,
+    lr: float = 1e-3,
+    optimizer: str = "sgd",
+    timeout_s: float | None = None,
+    memory_limit_bytes: int | None = None,
+    graph: ModelGraph | None = None,
+) -> ProbeResult:
+    """Measure per-weight gradient RMS by the reference protocol (DESIGN §2) and judge it.
+
+    Works on ``copy.deepcopy(model)`` in ``train()`` mode on ``device`` (``auto``: CUDA when
+    available); ``model`` and ``example_inputs`` are left exactly as they were, and so is the
+    global RNG state. Each floating input is replaced by N(0, 1) from a CPU generator seeded
+    by the seed; dropout draws from the global RNG, seeded the same way inside a fork.
+    All floating parameters of the copy take gradients, frozen ones included: the protocol
+    measures the architecture, not the fine-tuning setup.
+
+    ``steps > 0`` also trains a second private copy for that many steps with ``optimizer``
+    (``sgd`` or ``adam``) at ``lr`` and reports whether the loss diverged.
+    Before running, the memory needed is estimated (from a meta-device forward, ``graph``'s
+    shapes, or a no-grad forward) and compared with what ``device`` has free, or with
+    ``memory_limit_bytes``. Raises ``GradlintError`` with one line when it will not fit, on a
+    timeout, when CUDA is asked for and absent, or when the model fails on the probe's inputs.
+    """
+    started = time.perf_counter()
+    seeds = _check_args(seeds, steps, lr, optimizer, timeout_s)
+    dev = resolve_device(device)
+    if isinstance(example_inputs, torch.Tensor):
+        example_inputs = (example_inputs,)
+    deadline = Deadline(timeout_s)
+    source_device = _model_device(model)
+    # Memory on the target device, read before anything of ours is put there.
+    available, available_source = available_memory(dev, memory_limit_bytes)
+
+    copy_bytes = model_bytes(model)
+    if source_device.type == dev.type:
+        _check_copy_fits(copy_bytes, dev, available, available_source)
+    private = _private_copy(model)
+    weights_bytes = _weights_bytes(private, steps, optimizer)
+    with seeded_rng(torch.device("cpu"), 0):  # keep the user's RNG untouched by the estimate
+        activations, source = _static_activations(private, example_inputs, graph)
+    estimate = MemoryEstimate(weights_bytes + activations, weights_bytes, activations, available, source, available_source)
+    check_fits(estimate, dev)
+
+    private.to(dev)
+    if source == "none":
+        estimate = _forward_estimate(private, example_inputs, dev, estimate)
+        check_fits(estimate, dev)
+
+    deadline.stage = "the reference protocol"
+    run = _guarded(lambda: run_protocol(private, example_inputs, seeds, dev, deadline), dev, deadline)
+    del private  # the steps copy must not share memory with this one
+
+    steps_result: StepsResult | None = None
+    if steps > 0:
+        trainee = _private_copy(model).to(dev)
+        steps_result = _guarded(lambda: run_steps(trainee, example_inputs, steps, lr, optimizer, dev, deadline), dev, deadline)
+        del trainee
+
+    return _result(run, seeds, dev, thresholds, steps_result, estimate, time.perf_counter() - started)
+
+
+def _check_args(
+    seeds: Sequence[int], steps: int, lr: float, optimizer: str, timeout_s: float | None
+) -> tuple[int, ...]:
+    if isinstance(seeds, int):
+        seeds = (seeds,)
+    seeds = tuple(int(s) for s in seeds)
+    if not seeds:
+        raise UsageError("--probe-seeds: give at least one seed")
+    if steps < 0:
+        raise UsageError(f"--probe-steps {steps}: must be 0 or more")
+    if not (lr > 0 and math.isfinite(lr)):
+        raise UsageError(f"--lr {lr}: must be a positive number")
+    if optimizer.strip().lower() not in OPTIMIZERS:
+        raise UsageError(f"--optimizer {optimizer}: expected one of {', '.join(OPTIMIZERS)}")
+    if timeout_s is not None and not timeout_s > 0:
+        raise UsageError(f"--probe-timeout {timeout_s}: must be a positive number of seconds")
+    return seeds
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for t in list(model.parameters()) + list(model.buffers()):
+        if t.device.type == "meta":
+            raise GradlintError(
+                "the model's weights are on the meta device (no values); the probe needs a model with real weights"
+            )
+        return t.device
+    return torch.device("cpu")
+
+
+def _private_copy(model: nn.Module) -> nn.Module:
+    """A deep copy in train mode whose floating parameters all take gradients and hold none yet."""
+    try:
+        private = copy.deepcopy(model)
+    except Exception as exc:  # noqa: BLE001 - any failure here means the same thing to the user
+        raise GradlintError(
+            f"the probe works on a copy of the model and copy.deepcopy failed: {type(exc).__name__}: "
+            f"{_first_line(exc)}; make the model deep-copyable or run without --probe"
+        ) from exc
+    for param in private.parameters():
+        param.grad = None
+        if param.is_floating_point():
+            param.requires_grad_(True)
+    return private.train()
+
+
+def _weights_bytes(model: nn.Module, steps: int, optimizer: str) -> int:
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    copy_bytes = model_bytes(model)
+    protocol = copy_bytes + params  # the copy and the weights' gradients
+    if steps <= 0:
+        return protocol
+    state = 2 * params if optimizer.strip().lower() == "adam" else 0  # exp_avg, exp_avg_sq
+    return max(protocol, copy_bytes + params + state)
+
+
+def _static_activations(model: nn.Module, example_inputs: Any, graph: ModelGraph | None) -> tuple[int, str]:
+    try:
+        return activations_on_meta(model, example_inputs), "meta"
+    except Exception:  # noqa: BLE001 - data-dependent models cannot run on meta; try the next source
+        pass
+    if graph is not None:
+        from_graph = activations_from_graph(graph)
+        if from_graph is not None:
+            return from_graph, "graph"
+    return 0, "none"
+
+
+def _forward_estimate(model: nn.Module, example_inputs: Any, dev: torch.device, estimate: MemoryEstimate) -> MemoryEstimate:
+    def forward() -> Any:
+        inputs = protocol_inputs(example_inputs, torch.Generator().manual_seed(0), dev)
+        return call_model(model, inputs)
+
+    saved = {name: b.detach().clone() for name, b in model.named_buffers()}
+    try:
+        with seeded_rng(dev, 0):
+            activations = activations_by_forward(forward)
+    except Exception:  # noqa: BLE001 - the protocol run will report the model's failure properly
+        return estimate
+    finally:
+        with torch.no_grad():
+            for name, b in model.named_buffers():
+                if name in saved:
+                    b.copy_(saved[name])
+    return MemoryEstimate(
+        estimate.weights_bytes + activations,
+        estimate.weights_bytes,
+        activations,
+        estimate.available_bytes,
+        "forward",
+        estimate.available_source,
+    )
+
+
+def _check_copy_fits(copy_bytes: int, dev: torch.device, available: int | None, source: str) -> None:
+    check_fits(MemoryEstimate(copy_bytes, copy_bytes, 0, available, "none", source), dev)
+
+
+def _guarded(fn: Any, dev: torch.device, deadline: Deadline) -> Any:
+    """Run a probe phase; the model's own failures become one-line ``GradlintError``s."""
+    try:
+        return fn()
+    except GradlintError:
+        raise
+    except torch.OutOfMemoryError as exc:
+        raise GradlintError(
+            f"out of memory on {dev} during {deadline.stage}: {_first_line(exc)}; "
+            "use a smaller --input-shape (batch size first) or --device cpu"
+        ) from exc
+    except (RuntimeError, ValueError, TypeError, IndexError, KeyError, AssertionError) as exc:
+        raise GradlintError(
+            f"the model failed during the probe ({deadline.stage}): {type(exc).__name__}: {_first_line(exc)}"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _result(
+    run: ProtocolRun,
+    seeds: tuple[int, ...],
+    dev: torch.device,
+    thresholds: VerdictThresholds,
+    steps: StepsResult | None,
+    estimate: MemoryEstimate,
+    wall_time_s: float,
+) -> ProbeResult:
+    judged = verdict(((w.name, w.log10_grad_rms, w.nonfinite) for w in run.weights), thresholds)
+    forward_site = next((s for s in run.nonfinite_sites if s.phase == "forward"), None)
+    return ProbeResult(
+        weights=run.weights,
+        verdict=judged.verdict,
+        verdict_reason=judged.reason,
+        verdict_details=judged,
+        thresholds=thresholds,
+        device=str(dev),
+        seeds=seeds,
+        output=run.output,
+        output_shape=run.output_shape,
+        activations=run.activations,
+        first_nonfinite=forward_site or (run.nonfinite_sites[0] if run.nonfinite_sites else None),
+        nonfinite_sites=run.nonfinite_sites,
+        steps=steps,
+        memory=estimate,
+        wall_time_s=wall_time_s,
+    )

@@ -1,0 +1,223 @@
+"""The terminal report, modelled on ruff's concise output.
+
+For each model, on stdout::
+
+    examples/mlp.py:DeepMLP (DeepMLP, 203,530 parameters, traced with export)
+      fx failed: symbolically traced variables cannot be used as inputs to control flow
+    <layer table: layer, type, output shape, params, activation, init, weight std, line>
+    examples/mlp.py:14:9: GL101 [error] net.0: gradient RMS falls 10^-6.8 from the last layer to this one
+        fix: initialise the ReLU layers with He init
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+
+A finding is one line, ``path:line:col: CODE [severity] module: message``; ``module: `` is left
+out when the finding has no module, and `` (probe: confirmed)`` / `` (probe: refuted)`` is added
+once the probe has measured it. A finding without a location points at ``source:1:1`` of its model,
+as ruff does for file-level diagnostics. The fix follows, indented four spaces, its code lines eight.
+Models are separated by a blank line.
+
+On stderr: one line per target that could not be linted (``target: message``), then the summary,
+e.g. ``Found 3 findings (1 error, 2 warnings) in 2 models.`` or ``All checks passed: 5 models, no findings.``
+
+Without colour nothing is styled: no ANSI escapes, and user text (messages, module paths) is never
+read as rich markup. Finding lines are never wrapped or cut; the layer table folds long cells to the
+terminal width, or to 160 columns when the output is not a terminal.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import IO
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from gradlint.report.paths import display_path
+from gradlint.report.rows import LayerRow, Tally, layer_rows, one_line, tally
+from gradlint.types import Finding, ModelGraph, ModelReport, Report, Severity, SourceLocation
+
+PIPE_WIDTH = 160
+"""Width of the layer table when the output is not a terminal."""
+
+_SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.INFO: "bold cyan"}
+
+
+class TextReporter:
+    """Writes a :class:`Report` for people: findings on ``stdout``, the summary and errors on ``stderr``."""
+
+    def __init__(
+        self,
+        stdout: Console | IO[str],
+        stderr: Console | IO[str],
+        *,
+        color: bool,
+        show_layers: bool = True,
+        show_fix: bool = True,
+    ) -> None:
+        self.color = color
+        self.show_layers = show_layers
+        self.show_fix = show_fix
+        self.out = _console(stdout, color)
+        self.err = _console(stderr, color)
+        self._models_rendered = 0
+
+    def render(self, report: Report) -> None:
+        """Every model, then the errors and the summary."""
+        for model in report.models:
+            self.render_model(model)
+        self.render_summary(report)
+
+    def render_model(self, model: ModelReport) -> None:
+        """One model: header, layer table, findings. Call it as each model is linted to stream the output."""
+        if self._models_rendered:
+            self.out.print()
+        self._models_rendered += 1
+        graph = model.graph
+        self._line(self.out, self._header(graph))
+        for attempt in graph.trace.failed:
+            self._line(self.out, Text(f"  {attempt.method} failed: {one_line(attempt.error)}"))
+        rows = layer_rows(graph) if self.show_layers else ()
+        if rows:
+            self.out.print(self._layer_table(rows))
+        for finding in model.findings:
+            self._finding(finding, graph)
+
+    def render_summary(self, report: Report) -> None:
+        """The errors, one line each, then the summary line, on stderr."""
+        for error in report.errors:
+            self._line(self.err, Text(f"{error.target}: {one_line(error.message)}"))
+        self._line(self.err, Text(summary_line(tally(report))))
+
+    def _header(self, graph: ModelGraph) -> Text:
+        return Text.assemble(
+            (graph.target, self._style("bold")),
+            f" ({graph.name}, {graph.parameter_count:,} parameters, traced with {graph.trace.method})",
+        )
+
+    def _finding(self, finding: Finding, graph: ModelGraph) -> None:
+        location = finding.location or SourceLocation(graph.source_path, 1)
+        severity_style = self._style(_SEVERITY_STYLE[finding.severity])
+        text = Text.assemble(
+            (f"{display_path(location.path)}:{location.line}:{location.col}", self._style("bold")),
+            ": ",
+            (finding.code, severity_style),
+            " ",
+            (f"[{finding.severity.value}]", severity_style),
+            " ",
+            f"{finding.module}: " if finding.module else "",
+            finding.message,
+        )
+        if finding.confirmed is not None:
+            text.append(f" (probe: {'confirmed' if finding.confirmed else 'refuted'})", self._style("dim"))
+        self._line(self.out, text)
+        if self.show_fix and finding.fix is not None:
+            first, *rest = finding.fix.description.splitlines() or [""]
+            self._line(self.out, Text.assemble("    ", ("fix:", self._style("bold cyan")), " ", first))
+            for line in rest:
+                self._line(self.out, Text(f"         {line}".rstrip()))
+            for line in (finding.fix.code or "").splitlines():
+                self._line(self.out, Text(f"        {line}".rstrip()))
+
+    def _layer_table(self, rows: tuple[LayerRow, ...]) -> Table:
+        table = Table(
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            collapse_padding=True,
+            header_style=self._style("bold"),
+            border_style=self._style("dim"),
+        )
+        for header, justify in _COLUMNS:
+            table.add_column(header, justify=justify, overflow="fold")
+        for row in rows:
+            table.add_row(*(Text(cell) for cell in _layer_cells(row)))
+        return table
+
+    def _line(self, console: Console, text: Text) -> None:
+        console.print(text, soft_wrap=True, highlight=False, markup=False, emoji=False)
+
+    def _style(self, style: str) -> str:
+        return style if self.color else ""
+
+
+_COLUMNS = (
+    ("layer", "left"),
+    ("type", "left"),
+    ("output shape", "left"),
+    ("params", "right"),
+    ("activation", "left"),
+    ("init", "left"),
+    ("weight std", "right"),
+    ("line", "left"),
+)
+
+_MISSING = "-"
+
+
+def _layer_cells(row: LayerRow) -> tuple[str, ...]:
+    node, weight = row.node, row.weight
+    name = node.module or node.name
+    if node.call_count > 1:
+        name += f" (x{node.call_count})"
+    return (
+        name,
+        node.module_type or _MISSING,
+        f"[{', '.join(map(str, node.shape))}]" if node.shape is not None else _MISSING,
+        f"{node.params:,}",
+        row.activation or _MISSING,
+        weight.init.scheme if weight is not None else _MISSING,
+        format_std(weight.std) if weight is not None else _MISSING,
+        f"{display_path(node.location.path)}:{node.location.line}" if node.location is not None else _MISSING,
+    )
+
+
+def format_std(value: float) -> str:
+    """A weight statistic with 4 significant digits; ``nan``, ``inf``, ``-inf`` when not finite."""
+    return f"{value:.4g}" if math.isfinite(value) else str(value)
+
+
+def summary_line(counts: Tally) -> str:
+    """``Found 3 findings (1 error, 2 warnings) in 2 models.``, ``All checks passed: 5 models, no findings.`` ..."""
+    failed = f" {_plural(counts.errors, 'target')} could not be checked." if counts.errors else ""
+    if counts.findings:
+        by_severity = ", ".join(
+            _plural(n, severity.value, invariant=severity is Severity.INFO)
+            for severity, n in counts.by_severity.items()
+            if n
+        )
+        models = (
+            _plural(counts.models, "model")
+            if counts.models_with_findings == counts.models
+            else f"{counts.models_with_findings} of {_plural(counts.models, 'model')}"
+        )
+        return f"Found {_plural(counts.findings, 'finding')} ({by_severity}) in {models}.{failed}"
+    if counts.errors and not counts.models:
+        return f"No models checked.{failed}"
+    if counts.errors:
+        return f"No findings in {_plural(counts.models, 'model')}.{failed}"
+    return f"All checks passed: {_plural(counts.models, 'model')}, no findings."
+
+
+def _plural(n: int, noun: str, *, invariant: bool = False) -> str:
+    return f"{n:,} {noun}" if n == 1 or invariant else f"{n:,} {noun}s"
+
+
+def _console(stream: Console | IO[str], color: bool) -> Console:
+    if isinstance(stream, Console):
+        return stream
+    return Console(
+        file=stream,
+        color_system="auto" if color else None,
+        force_terminal=color,
+        force_jupyter=False,
+        width=None if _isatty(stream) else PIPE_WIDTH,
+        highlight=False,
+        markup=False,
+        emoji=False,
+    )
+
+
+def _isatty(stream: IO[str]) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())

@@ -1,0 +1,94 @@
+"""Trace stage: ``LoadedModel`` -> ``ModelGraph``.
+
+Methods are tried in order and the graph records which one worked and why the
+earlier ones did not:
+
+1. ``fx``: ``torch.fx`` symbolic tracing (no forward), shapes propagated on the meta device;
+2. ``export``: ``torch.export`` non-strict, for Python fx cannot follow (Hugging Face models);
+3. ``hooks``: one real forward on a private copy, watched by module hooks and a
+   ``TorchFunctionMode``; follows data-dependent control flow.
+
+The user's model is never changed: tracing works on copies that share its
+parameters but own their buffers (see ``copies``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from torch import nn
+
+from gradlint.errors import InputError, TraceError
+from gradlint.trace.builder import RawOp, build_nodes, nearest_site
+from gradlint.trace.export_trace import trace_export
+from gradlint.trace.fx_trace import trace_fx
+from gradlint.trace.hook_trace import trace_hooks
+from gradlint.trace.shapes import ForwardFailure
+from gradlint.trace.weights import collect_weights, tensor_health
+from gradlint.types import LoadedModel, ModelGraph, TraceAttempt, TraceInfo, frozen_mapping
+
+Tracer = Callable[[nn.Module, Sequence[Any]], list[RawOp]]
+METHODS: tuple[tuple[str, Tracer], ...] = (("fx", trace_fx), ("export", trace_export), ("hooks", trace_hooks))
+
+
+def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None) -> ModelGraph:
+    """Trace ``loaded.model`` with the first method that works (or only those named in ``methods``)."""
+    failed: list[TraceAttempt] = []
+    raw: list[RawOp] | None = None
+    used = ""
+    for name, tracer in METHODS:
+        if methods is not None and name not in methods:
+            continue
+        try:
+            raw = tracer(loaded.model, loaded.example_inputs)
+            used = name
+            break
+        except ForwardFailure as failure:
+            raise InputError(_inputs_do_not_fit(loaded, failure)) from failure
+        except Exception as exc:  # a tracer may fail in any way on arbitrary user code
+            failed.append(TraceAttempt(name, _one_line(exc)))
+    if raw is None:
+        reasons = "; ".join(f"{a.method}: {a.error}" for a in failed)
+        raise TraceError(f"{loaded.target}: could not trace the model ({reasons})")
+
+    model = loaded.model
+    nodes = build_nodes(raw, model, loaded.construction_sites)
+    return ModelGraph(
+        target=loaded.target,
+        name=loaded.name,
+        source_path=loaded.source_path,
+        trace=TraceInfo(used, tuple(failed)),
+        inputs=loaded.inputs,
+        nodes=nodes,
+        weights=collect_weights(model, nodes, loaded.init_records),
+        tensors=tensor_health(model),
+        module_types=frozen_mapping({path: type(m).__name__ for path, m in model.named_modules()}),
+        module_locations=frozen_mapping(
+            {path: site for path, _ in model.named_modules() if (site := nearest_site(path, loaded.construction_sites)) is not None}
+        ),
+        parameter_count=sum(p.numel() for p in model.parameters()),
+        training=model.training,
+    )
+
+
+def _inputs_do_not_fit(loaded: LoadedModel, failure: ForwardFailure) -> str:
+    shapes = ", ".join(f"{tuple(spec.shape)} {spec.dtype}" for spec in loaded.inputs) or "none"
+    where = f" in layer {failure.module}" if failure.module else ""
+    if failure.module:
+        module_type = type(loaded.model.get_submodule(failure.module)).__name__
+        where += f" ({module_type})"
+    at = f" at {failure.location}" if failure.location else ""
+    origin = loaded.inputs[0].origin if loaded.inputs else "example inputs"
+    return (
+        f"{loaded.target}: the example inputs ({shapes}; {origin}) do not fit the model: "
+        f"{_one_line(failure.error)}{where}{at}; pass --input-shape or define example_inputs()"
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    if len(text) > 200:
+        text = text[:197] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

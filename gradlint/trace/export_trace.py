@@ -1,0 +1,116 @@
+"""Second choice: ``torch.export`` (non-strict), which follows data-independent Python that fx cannot.
+
+export records ATen ops, each with the stack of modules it ran in; ops inside one call of
+a layer (``Linear``, ``LayerNorm``, an ``nn.LSTM``) are folded back into one module call,
+so the graph reads like the fx one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from gradlint.trace import ops
+from gradlint.trace.builder import RawOp, safe_node_name
+from gradlint.trace.shapes import first_tensor_meta
+
+
+def _export_kwargs(model: nn.Module) -> dict[str, Any]:
+    """Turn caches off where the forward accepts it: KV caches make export fail on Hugging Face models."""
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {"use_cache": False} if "use_cache" in params else {}
+
+
+def _is_leaf(module: nn.Module) -> bool:
+    return ops.module_role(module) is not None or next(module.children(), None) is None
+
+
+@contextlib.contextmanager
+def _quiet_torch_logs() -> Iterator[None]:
+    """export logs whole graphs as warnings when it gives up; the failure reason is reported instead."""
+    logger = logging.getLogger("torch")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def trace_export(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]:
+    with _quiet_torch_logs():
+        program = torch.export.export(model, tuple(example_inputs), _export_kwargs(model), strict=False)
+    signature = program.graph_signature
+    state_inputs = {**signature.inputs_to_parameters, **signature.inputs_to_buffers}
+    state_inputs.update(getattr(signature, "inputs_to_lifted_tensor_constants", {}) or {})
+    modules = dict(model.named_modules())
+
+    raw: list[RawOp] = []
+    alias: dict[str, str] = {}  # export node name -> RawOp name
+    groups: dict[str, RawOp] = {}
+    calls: dict[str, int] = {}
+
+    for node in program.graph.nodes:
+        if node.op == "placeholder":
+            shape, dtype = first_tensor_meta(node.meta.get("val"))
+            if node.name in state_inputs:
+                raw.append(RawOp(node.name, "get_attr", state_inputs[node.name], (), None, shape, dtype))
+            else:
+                raw.append(RawOp(node.name, "placeholder", "placeholder", (), None, shape, dtype))
+            alias[node.name] = node.name
+            continue
+        if node.op == "output":
+            inputs = tuple(dict.fromkeys(alias[a.name] for a in node.all_input_nodes if a.name in alias))
+            raw.append(RawOp("output", "output", "output", inputs))
+            continue
+        if node.op != "call_function":
+            continue
+        stack = list((node.meta.get("nn_module_stack") or {}).items())
+        leaf_key, leaf_path = None, None
+        for key, (path, _type) in stack:
+            path = _fqn(path)
+            module = modules.get(path)
+            if module is not None and path and _is_leaf(module):
+                leaf_key, leaf_path = key, path
+                break
+        shape, dtype = first_tensor_meta(node.meta.get("val"))
+        inputs = [alias[a.name] for a in node.all_input_nodes if a.name in alias]
+        if leaf_key is not None and leaf_path is not None:
+            group = groups.get(leaf_key)
+            if group is None or raw[-1] is not group:
+                # a new call of this layer (or the same layer resumed after other ops: a new call too)
+                calls[leaf_path] = calls.get(leaf_path, 0) + 1
+                suffix = f"_{calls[leaf_path] - 1}" if calls[leaf_path] > 1 else ""
+                name = safe_node_name(leaf_path.replace(".", "_")) + suffix
+                group = RawOp(name, "call_module", leaf_path, (), leaf_path, None, None, node.meta.get("stack_trace"))
+                groups[leaf_key] = group
+                raw.append(group)
+            new_inputs = [i for i in inputs if i != group.name and i not in state_inputs]
+            group.inputs = tuple(dict.fromkeys((*group.inputs, *new_inputs)))
+            if shape is not None:
+                group.shape, group.dtype = shape, dtype
+            alias[node.name] = group.name
+            continue
+        innermost = _fqn(stack[-1][1][0]) if stack else ""
+        name = ops.canonical_function_name(node.target)
+        attrs = ops.scalar_args(tuple(node.args), dict(node.kwargs))
+        raw.append(RawOp(node.name, "call_function", name, tuple(dict.fromkeys(inputs)), innermost, shape, dtype, node.meta.get("stack_trace"), attrs))
+        alias[node.name] = node.name
+    return raw
+
+
+def _fqn(path: str) -> str:
+    """export spells module paths like ``L['self'].layers[0]`` in some versions and ``layers.0`` in others."""
+    if not path.startswith("L["):
+        return path
+    path = path.replace("L['self']", "").replace("['", ".").replace("']", "").replace("[", ".").replace("]", "")
+    return path.lstrip(".")

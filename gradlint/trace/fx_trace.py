@@ -1,0 +1,100 @@
+"""First choice: ``torch.fx`` symbolic tracing, then shape propagation on the meta device."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.fx as fx
+from torch import nn
+
+from gradlint.trace import ops
+from gradlint.trace.builder import RawOp
+from gradlint.trace.copies import meta_copy, shared_copy, to_meta
+from gradlint.trace.shapes import ForwardFailure, first_tensor_meta
+
+
+class _Tracer(fx.Tracer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.record_stack_traces = True
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        # Layers with their own semantics stay whole, wherever their class lives; torch.nn containers
+        # (nn.TransformerEncoder and its layers) are traced through like user code.
+        if ops.module_role(m) is not None:
+            return True
+        return super().is_leaf_module(m, module_qualified_name) and next(m.children(), None) is None
+
+
+def _concrete_args(model: nn.Module, example_inputs: Sequence[Any]) -> dict[str, Any] | None:
+    """Forward arguments beyond the example inputs keep their defaults (``mask=None``), so ``if mask is not None`` traces."""
+    try:
+        signature = inspect.signature(model.forward)
+    except (TypeError, ValueError):
+        return None
+    params = [p for p in signature.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    concrete = {p.name: p.default for p in params[len(example_inputs) :] if p.default is not inspect.Parameter.empty}
+    return concrete or None
+
+
+def trace_fx(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]:
+    tracer = _Tracer()
+    graph = tracer.trace(model, concrete_args=_concrete_args(model, example_inputs))
+    values = _propagate(model, graph, example_inputs)
+    raw: list[RawOp] = []
+    for node in graph.nodes:
+        if node.op == "placeholder" and node.name not in values:
+            continue  # a concrete (default) argument, not an input
+        shape, dtype = values.get(node.name, (None, None))
+        inputs = tuple(a.name for a in node.all_input_nodes)
+        stack = node.meta.get("nn_module_stack") or {}
+        enclosing = next(reversed(stack.values()))[0] if stack else ""
+        if node.op == "call_module":
+            raw.append(RawOp(node.name, "call_module", str(node.target), inputs, str(node.target), shape, dtype, node.stack_trace))
+        elif node.op in ("call_function", "call_method"):
+            name = ops.canonical_function_name(node.target)
+            if name in ("_assert_is_none",):
+                continue
+            attrs = ops.scalar_args(tuple(node.args), dict(node.kwargs))
+            raw.append(RawOp(node.name, "call_function", name, inputs, enclosing, shape, dtype, node.stack_trace, attrs))
+        elif node.op == "get_attr":
+            raw.append(RawOp(node.name, "get_attr", str(node.target), (), None, shape, dtype))
+        else:
+            raw.append(RawOp(node.name, node.op, node.op, inputs, None, shape, dtype))
+    return raw
+
+
+class _Recorder(fx.Interpreter):
+    def __init__(self, module: nn.Module, graph: fx.Graph) -> None:
+        super().__init__(fx.GraphModule(module, graph))
+        self.values: dict[str, tuple[tuple[int, ...] | None, str | None]] = {}
+
+    def run_node(self, n: fx.Node) -> Any:
+        try:
+            result = super().run_node(n)
+        except ForwardFailure:
+            raise
+        except Exception as exc:  # the user's forward: any exception type is possible
+            stack = n.meta.get("nn_module_stack") or {}
+            where = str(n.target) if n.op == "call_module" else (next(reversed(stack.values()))[0] if stack else "")
+            raise ForwardFailure(exc, where, n.stack_trace) from exc
+        self.values[n.name] = first_tensor_meta(result)
+        return result
+
+
+def _propagate(model: nn.Module, graph: fx.Graph, example_inputs: Sequence[Any]) -> dict[str, Any]:
+    """Shapes of every node: on the meta device when it can, else with a real forward on a private copy."""
+    try:
+        recorder = _Recorder(meta_copy(model), graph)
+        with torch.no_grad():
+            recorder.run(*to_meta(list(example_inputs)))
+        return recorder.values
+    except ForwardFailure:
+        pass  # some ops have no meta kernel or need concrete values: measure for real
+    recorder = _Recorder(shared_copy(model), graph)
+    with torch.no_grad(), torch.random.fork_rng():
+        recorder.run(*example_inputs)
+    return recorder.values

@@ -1,0 +1,139 @@
+"""Name the initialisation scheme of a weight: from the init calls recorded while it was built, else from its values."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from gradlint.trace import ops
+from gradlint.types import InitCall, InitInfo
+
+_DEFAULT_A = math.sqrt(5)
+_MODIFIERS = {"mul_": "×", "div_": "÷"}
+
+
+def fans(weight: torch.Tensor, module: nn.Module | None) -> tuple[int, int]:
+    """(fan_in, fan_out) as nn.init computes them; transformers' Conv1D stores its weight (in, out)."""
+    if module is not None and ops.is_hf_conv1d(module):
+        return int(weight.shape[0]), int(weight.shape[1])
+    receptive = math.prod(weight.shape[2:]) if weight.dim() > 2 else 1
+    return int(weight.shape[1]) * receptive, int(weight.shape[0]) * receptive
+
+
+def classify_init(weight: torch.Tensor, module: nn.Module | None, calls: Sequence[InitCall]) -> InitInfo:
+    defining = [i for i, c in enumerate(calls) if c.whole and c.name not in _MODIFIERS and c.name not in ("add_", "clamp_")]
+    if defining:
+        start = defining[-1]
+        scheme = _scheme_of_call(calls[start], weight, module)
+        if scheme is not None:
+            for call in calls[start + 1 :]:
+                scheme += _modifier_text(call)
+            return InitInfo(scheme, "recorded", tuple(str(c) for c in calls))
+    return InitInfo(_scheme_from_values(weight, module), "statistics", tuple(str(c) for c in calls))
+
+
+def _modifier_text(call: InitCall) -> str:
+    if call.name in _MODIFIERS and call.whole and "value" in call.args:
+        return f" {_MODIFIERS[call.name]}{call.args['value']:.4g}" if isinstance(call.args["value"], int | float) else f" then {call}"
+    return f" then {call}"
+
+
+def _scheme_of_call(call: InitCall, weight: torch.Tensor, module: nn.Module | None) -> str | None:
+    args = call.args
+    name = call.name.rstrip("_")
+    fan_in, fan_out = fans(weight, module)
+    if name in ("kaiming_uniform", "kaiming_normal"):
+        nonlinearity = args.get("nonlinearity", "leaky_relu")
+        a = float(args.get("a", 0) or 0)
+        mode = args.get("mode", "fan_in")
+        if name == "kaiming_uniform" and nonlinearity == "leaky_relu" and abs(a - _DEFAULT_A) < 1e-6 and mode == "fan_in":
+            return "pytorch-default"
+        if nonlinearity == "leaky_relu":
+            nonlinearity = f"leaky_relu(a={a:g})" if a else "relu"
+        return f"{name}({nonlinearity}, {mode})"
+    if name in ("xavier_uniform", "xavier_normal", "orthogonal"):
+        return f"{name}(gain={float(args.get('gain', 1.0)):.4g})"
+    if name == "trunc_normal":
+        return f"trunc_normal(std={float(args.get('std', 1.0)):.4g})"
+    if name in ("zeros", "zero"):
+        return "zeros"
+    if name == "ones":
+        return "constant(1)"
+    if name in ("constant", "fill"):
+        value = args.get("val", args.get("value"))
+        return f"constant({value:.4g})" if isinstance(value, int | float) else "constant"
+    if name in ("eye", "dirac"):
+        return name
+    if name == "sparse":
+        return f"sparse(sparsity={args.get('sparsity')}, std={args.get('std', 0.01)})"
+    if name == "normal":
+        std = float(args.get("std", 1.0))
+        mean = float(args.get("mean", 0.0))
+        if isinstance(module, nn.Embedding) and std == 1.0 and mean == 0.0:
+            return "pytorch-default"
+        if mean == 0.0 and abs(std * math.sqrt(fan_in) - 1) < 0.02:
+            return f"lecun_normal(std={std:.4g})"
+        return f"normal(std={std:.4g})" if mean == 0.0 else f"normal(mean={mean:.4g}, std={std:.4g})"
+    if name == "uniform":
+        low = float(args.get("a", args.get("from", 0.0)))
+        high = float(args.get("b", args.get("to", 1.0)))
+        if isinstance(module, nn.RNNBase) and math.isclose(high, 1 / math.sqrt(module.hidden_size), rel_tol=1e-4) and low == -high:
+            return "pytorch-default"
+        if low == -high:
+            return f"uniform(±{high:.4g})"
+        return f"uniform({low:.4g}, {high:.4g})"
+    return None  # copy_ and friends: the values tell more than the call
+
+
+def _scheme_from_values(weight: torch.Tensor, module: nn.Module | None) -> str:
+    if weight.device.type == "meta" or weight.numel() < 2:
+        return "unknown"
+    values = weight.detach().float().flatten()
+    if not bool(torch.isfinite(values).all()):
+        return "unknown"
+    std = float(values.std())
+    if std == 0.0:
+        value = float(values[0])
+        return "zeros" if value == 0.0 else f"constant({value:.4g})"
+    fan_in, fan_out = fans(weight, module)
+    centered = values - values.mean()
+    kurtosis = float((centered**4).mean() / (centered**2).mean() ** 2)
+    family = "uniform" if kurtosis < 2.4 else "normal"
+    gain = _orthogonal_gain(weight)
+    if gain is not None:
+        return f"orthogonal(gain={gain:.3g})"
+    tolerance = max(0.05, 3 / math.sqrt(2 * values.numel()))
+    candidates: list[tuple[str, float]] = []
+    if family == "uniform" and isinstance(module, nn.RNNBase):
+        candidates.append(("pytorch-default", 1 / math.sqrt(3 * module.hidden_size)))
+    if family == "uniform" and isinstance(module, nn.Linear | nn.modules.conv._ConvNd):
+        candidates.append(("pytorch-default", 1 / math.sqrt(3 * fan_in)))
+    candidates += [
+        (f"kaiming_{family}(relu, fan_in)", math.sqrt(2 / fan_in)),
+        (f"kaiming_{family}(relu, fan_out)", math.sqrt(2 / fan_out)),
+        (f"xavier_{family}(gain=1)", math.sqrt(2 / (fan_in + fan_out))),
+        (f"lecun_{family}", math.sqrt(1 / fan_in)),
+    ]
+    for scheme, expected in candidates:
+        if abs(std / expected - 1) < tolerance:
+            return scheme
+    if family == "uniform":
+        return f"uniform(±{std * math.sqrt(3):.4g})"
+    return f"normal(std={std:.4g})"
+
+
+def _orthogonal_gain(weight: torch.Tensor) -> float | None:
+    if weight.dim() != 2 or weight.numel() > 4_000_000 or min(weight.shape) < 4:
+        return None
+    matrix = weight.detach().double()
+    if matrix.shape[0] > matrix.shape[1]:
+        matrix = matrix.T
+    gram = matrix @ matrix.T
+    scale = float(gram.diagonal().mean())
+    if scale <= 0:
+        return None
+    deviation = float((gram / scale - torch.eye(gram.shape[0], dtype=gram.dtype)).abs().max())
+    return math.sqrt(scale) if deviation < 1e-3 else None

@@ -1,0 +1,288 @@
+"""Typed, frozen records that flow between the pipeline stages.
+
+load -> ``LoadedModel``; trace -> ``ModelGraph``; rules -> ``Finding``;
+the api bundles them into ``ModelReport`` / ``Report`` for the formatters.
+Nothing here holds a reference to the user's model except ``LoadedModel``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from types import MappingProxyType
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class Severity(str, Enum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
+
+#: The ``kind`` vocabulary every finding draws from.
+FINDING_KINDS = frozenset(
+    {
+        "exploding-gradient",
+        "vanishing-gradient",
+        "saturation",
+        "init-mismatch",
+        "normalization",
+        "residual-scaling",
+        "attention",
+        "recurrent",
+        "unstable-op",
+        "dead-units",
+        "non-finite",
+    }
+)
+
+
+def frozen_mapping(values: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(values or {}))
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """A place in a source file; ``line`` and ``col`` are 1-based."""
+
+    path: str
+    line: int
+    col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One example input as the model receives it."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    origin: str
+    """Where it came from: ``example_inputs()``, ``--input-shape``, or the first layer."""
+
+
+@dataclass(frozen=True)
+class InitCall:
+    """One initialisation call recorded on a tensor while the model was built."""
+
+    name: str
+    """``kaiming_uniform_``, ``normal_``, ``zero_``, ``mul_``, ``copy_`` ..."""
+    args: Mapping[str, Any] = field(default_factory=frozen_mapping)
+    """Scalar arguments of the call (``std``, ``a``, ``mode``, ``nonlinearity``, ``gain`` ...)."""
+    whole: bool = True
+    """False when the call wrote only part of the tensor (a slice, e.g. an LSTM forget-gate bias)."""
+    elements: int = 0
+    """How many elements the call wrote."""
+
+    def __str__(self) -> str:
+        args = ", ".join(f"{k}={_short(v)}" for k, v in self.args.items())
+        where = "" if self.whole else f" on {self.elements} elements"
+        return f"{self.name}({args}){where}"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """What the load stage hands to the rest of the pipeline."""
+
+    target: str
+    """The target as the user can write it again, e.g. ``examples/mlp.py:DeepMLP``."""
+    name: str
+    source_path: str
+    model: nn.Module
+    example_inputs: tuple[Any, ...]
+    inputs: tuple[InputSpec, ...]
+    construction_sites: Mapping[str, SourceLocation]
+    """Module path -> the line that constructed that module."""
+    init_records: Mapping[str, tuple[InitCall, ...]]
+    """Parameter name -> the init calls recorded on it while the model was built, oldest first."""
+
+
+@dataclass(frozen=True)
+class InitInfo:
+    """How a weight was initialised."""
+
+    scheme: str
+    """``pytorch-default``, ``kaiming_normal(relu, fan_in)``, ``xavier_uniform(gain=1)``, ``lecun_normal``,
+    ``orthogonal(gain=1)``, ``normal(std=0.02)``, ``uniform(±0.1)``, ``zeros``, ``constant(0.5)`` or ``unknown``."""
+    source: str
+    """``recorded`` (an init call seen while the model was built) or ``statistics`` (inferred from the values)."""
+    calls: tuple[str, ...] = ()
+    """The recorded calls on this tensor, oldest first."""
+
+
+@dataclass(frozen=True)
+class WeightInfo:
+    """A weight as the reference protocol defines it: a parameter with ``dim >= 2`` not owned by an ``nn.Embedding``."""
+
+    name: str
+    module: str
+    module_type: str
+    shape: tuple[int, ...]
+    init: InitInfo
+    std: float
+    mean: float
+    forward_index: int
+    """Rank in forward order: by the first call of the owning module (or of its nearest ancestor that ran)."""
+
+
+@dataclass(frozen=True)
+class TensorHealth:
+    """Finite-ness of one parameter or buffer."""
+
+    name: str
+    module: str
+    kind: str
+    """``parameter`` or ``buffer``."""
+    numel: int
+    nan: int
+    inf: int
+
+
+@dataclass(frozen=True)
+class LayerNode:
+    """One node of the traced graph, in execution order."""
+
+    name: str
+    """Unique node name (from the fx graph, or the module path plus call index)."""
+    op: str
+    """``placeholder``, ``call_module``, ``call_function``, ``call_method``, ``get_attr`` or ``output``."""
+    target: str
+    """Readable target: a module class name, a function name (``relu``, ``add``) or a method name."""
+    inputs: tuple[str, ...]
+    """Names of the nodes whose outputs this node consumes."""
+    module: str | None = None
+    """Dotted module path for module calls; for functional calls, the module whose forward holds the call."""
+    module_type: str | None = None
+    shape: tuple[int, ...] | None = None
+    """Shape of the (first tensor) output."""
+    dtype: str | None = None
+    role: str | None = None
+    """``linear``, ``conv``, ``embedding``, ``recurrent``, ``attention``, ``activation``, ``normalization``,
+    ``residual-add``, ``add``, ``mul``, ``matmul``, ``softmax``, ``pool``, ``dropout``, ``reshape`` or None."""
+    activation: str | None = None
+    """For an activation node, its canonical name (``relu``, ``tanh``, ``gelu``, ``leaky_relu`` ...)."""
+    feeds_activation: str | None = None
+    """For a layer, the activation applied to its output (through dropout/reshape), if any."""
+    params: int = 0
+    """Parameters owned by this node's module (recursively), for module calls."""
+    call_index: int = 0
+    """0 for the first call of this module in one forward, 1 for the second..."""
+    call_count: int = 1
+    """How many times this node's module is applied in one forward (> 1 for recurrence through a loop)."""
+    location: SourceLocation | None = None
+    """Where the layer was constructed (module calls) or the op's line in ``forward`` (functional calls)."""
+    forward_location: SourceLocation | None = None
+    """The line in a ``forward`` that makes this call, when known."""
+    attrs: Mapping[str, Any] = field(default_factory=frozen_mapping)
+    """Op details read from the module or call: ``negative_slope``, ``kernel_size``, ``stride``, ``eps`` ..."""
+
+
+@dataclass(frozen=True)
+class TraceAttempt:
+    method: str
+    error: str
+
+
+@dataclass(frozen=True)
+class TraceInfo:
+    method: str
+    """``fx``, ``export`` or ``hooks``."""
+    failed: tuple[TraceAttempt, ...] = ()
+    """Methods tried before ``method``, each with why it failed."""
+
+
+@dataclass(frozen=True)
+class ModelGraph:
+    """Everything the rules and the estimator know about one model."""
+
+    target: str
+    name: str
+    source_path: str
+    trace: TraceInfo
+    inputs: tuple[InputSpec, ...]
+    nodes: tuple[LayerNode, ...]
+    weights: tuple[WeightInfo, ...]
+    tensors: tuple[TensorHealth, ...]
+    module_types: Mapping[str, str]
+    """Module path -> class name, for every module of the model."""
+    module_locations: Mapping[str, SourceLocation]
+    """Module path -> the line that constructed it (inherited from the parent when not recorded)."""
+    parameter_count: int
+    training: bool
+
+    def node(self, name: str) -> LayerNode:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+    def layer_nodes(self) -> tuple[LayerNode, ...]:
+        """Module calls, the rows of the layer table."""
+        return tuple(n for n in self.nodes if n.op == "call_module")
+
+
+@dataclass(frozen=True)
+class Fix:
+    description: str
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    name: str
+    severity: Severity
+    kind: str
+    message: str
+    module: str | None
+    location: SourceLocation | None
+    fix: Fix | None = None
+    evidence: Mapping[str, Any] = field(default_factory=frozen_mapping)
+    confirmed: bool | None = None
+    """Set by the probe: True when a measurement confirms the finding, False when it refutes it."""
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    graph: ModelGraph
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class TargetError:
+    """A target that could not be linted (load or trace failure the user can fix)."""
+
+    target: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Report:
+    models: tuple[ModelReport, ...]
+    errors: tuple[TargetError, ...] = ()
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(f for m in self.models for f in m.findings)
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
