@@ -272,6 +272,9 @@ class TargetError:
 
     target: str
     message: str
+    """One line that names the file itself (``path:line: syntax error: ...``)."""
+    exception: BaseException | None = field(default=None, compare=False, repr=False)
+    """The error behind it, for ``--debug``."""
 
 
 @dataclass(frozen=True)
@@ -282,6 +285,16 @@ class Report:
     @property
     def findings(self) -> tuple[Finding, ...]:
         return tuple(f for m in self.models for f in m.findings)
+
+
+def nearest_site(path: str, sites: Mapping[str, SourceLocation]) -> SourceLocation | None:
+    """The location recorded for module ``path``, or for its nearest ancestor that has one."""
+    while True:
+        if path in sites:
+            return sites[path]
+        if not path:
+            return None
+        path = path.rpartition(".")[0]
 
 
 def dtype_name(dtype: torch.dtype) -> str:

@@ -239,11 +239,16 @@ def test_summary_and_errors_go_to_stderr() -> None:
             ),
             ModelReport(make_graph("examples/b.py"), ()),
         ),
-        errors=(TargetError("examples/broken.py", "ModuleNotFoundError: No module named 'timm'\n  traceback"),),
+        errors=(
+                TargetError(
+                    "examples/broken.py",
+                    "examples/broken.py: importing it raised ModuleNotFoundError: No module named 'timm'\n  traceback",
+                ),
+            ),
     )
     out, err = render(report)
     assert err.splitlines() == [
-        "examples/broken.py: ModuleNotFoundError: No module named 'timm'",
+        "gradlint: examples/broken.py: importing it raised ModuleNotFoundError: No module named 'timm'",
         "Found 3 findings (1 error, 2 warnings) in 1 of 2 models. 1 target could not be checked.",
     ]
     assert "Found" not in out

@@ -54,18 +54,20 @@ from typing import Any
 from gradlint.load.construction import ConstructionRecorder
 from gradlint.load.discover import FACTORY_NAMES, FoundModel, find_models
 from gradlint.load.importer import import_file, plan_import, user_code_environment
-from gradlint.load.inputs import infer_inputs, parse_dtype, resolve_inputs
+from gradlint.load.inputs import ResolvedInputs, infer_inputs, parse_dtype, resolve_inputs
 from gradlint.load.targets import TargetSpec, expand_targets, parse_target
 from gradlint.types import InputSpec, LoadedModel, frozen_mapping
 
 __all__ = [
     "FACTORY_NAMES",
     "ConstructionRecorder",
+    "ResolvedInputs",
     "TargetSpec",
     "expand_targets",
     "infer_inputs",
     "load_target",
     "parse_target",
+    "resolve_inputs",
 ]
 
 
@@ -96,11 +98,11 @@ def load_target(
             inputs = resolve_inputs(
                 item.model,
                 imported.module,
-                plan,
                 target,
-                input_shapes=input_shapes,
-                input_dtype=input_dtype,
-                batch_size=batch_size,
+                input_shapes,
+                input_dtype,
+                batch_size,
+                plan=plan,
             )
             loaded.append(_loaded(item, spec, target, inputs.values, inputs.specs, recorder))
     return loaded

@@ -84,7 +84,9 @@ class _InitMode(TorchFunctionMode):
         kwargs = kwargs or {}
         name = getattr(func, "__name__", "")
         module = getattr(func, "__module__", "") or ""
-        if module == "torch.nn.init":
+        # nn.init functions dispatch with the tensor as a keyword; libraries may wrap them (transformers
+        # re-exports guarded copies), so the signature is the test, not only the defining module.
+        if module == "torch.nn.init" or (not args and isinstance(kwargs.get("tensor"), torch.Tensor)):
             target = kwargs.get("tensor", args[0] if args else None)
             if isinstance(target, torch.Tensor):
                 self._recorder._record_init_function(name, target, kwargs)

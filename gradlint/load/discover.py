@@ -44,7 +44,9 @@ class FoundModel:
     model: nn.Module
 
 
-def find_models(module: types.ModuleType, tree: ast.Module, plan: ImportPlan, attr: str | None, *, quiet: bool) -> list[FoundModel]:
+def find_models(
+    module: types.ModuleType, tree: ast.Module, plan: ImportPlan, attr: str | None, *, quiet: bool
+) -> list[FoundModel]:
     """The model named by ``attr``, or every model discovery finds.
 
     ``tree`` is the file's syntax tree (to tell names the file imports from names it

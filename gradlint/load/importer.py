@@ -85,6 +85,12 @@ def plan_import(path: str) -> ImportPlan:
     return ImportPlan(path, abs_path, f"gradlint_target_{safe_stem}_{digest}", directory, package=False)
 
 
+def plan_for_module(module: types.ModuleType) -> ImportPlan:
+    """An ``ImportPlan`` describing an already imported module, for messages about its file."""
+    abs_path = os.path.realpath(getattr(module, "__file__", None) or module.__name__)
+    return ImportPlan(_relative(abs_path), abs_path, module.__name__, os.path.dirname(abs_path), package=False)
+
+
 @contextlib.contextmanager
 def user_code_environment(plan: ImportPlan) -> Iterator[None]:
     """The process state the user's code runs in; everything is restored on exit."""
@@ -126,6 +132,8 @@ def import_file(plan: ImportPlan) -> ImportedFile:
     try:
         module = _import_package_module(plan) if plan.package else _import_synthetic(plan)
         return ImportedFile(module, tree)
+    except LoadError:
+        raise
     except SyntaxError as exc:
         raise LoadError(_syntax_message(plan, exc)) from exc
     except SystemExit as exc:
@@ -208,21 +216,24 @@ def _evict_stale_siblings(plan: ImportPlan, tree: ast.Module) -> None:
 
     ``import utils`` next to the file must get that ``utils.py``, not one cached from
     another project (or from this one, for a fresh reload). For a package file the
-    same holds for the package chain itself. Installed and standard-library modules
-    are never evicted.
+    same holds for the package itself. Installed and standard-library modules are
+    never evicted; a package named like one of them is an error.
     """
-    names = {name.split(".")[0] for name in imported_modules(tree)}
-    if plan.package:
-        names.add(plan.module_name.split(".")[0])
+    package_top = plan.module_name.split(".")[0] if plan.package else None
+    names = {name.split(".")[0] for name in imported_modules(tree)} | ({package_top} if package_top else set())
     for top in sorted(names):
         own_file = _sibling_file(plan.sys_path_entry, top)
         cached = sys.modules.get(top)
-        if own_file is None or cached is None or _is_library_module(cached):
-            continue
-        if plan.package and top == plan.module_name.split(".")[0] and _module_file(cached) == own_file:
-            continue  # the same package, already imported: keep it, only the target is re-run
-        for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
-            del sys.modules[name]
+        if own_file is None or cached is None or (top == package_top and _module_file(cached) == own_file):
+            continue  # nothing cached, or the same package already imported: only the target is re-run
+        if not _is_library_module(cached):
+            for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+                del sys.modules[name]
+        elif top == package_top:
+            raise LoadError(
+                f"{plan.display_path}: cannot import it as {plan.module_name}: the package name {top!r} is taken "
+                f"by the already imported {_module_file(cached) or 'built-in module'}; rename the package"
+            )
 
 
 def _sibling_file(directory: str, name: str) -> str | None:
@@ -279,8 +290,10 @@ def user_frame_location(exc: BaseException, plan: ImportPlan) -> str | None:
 def display_path(filename: str, plan: ImportPlan) -> str:
     """The target as the user wrote it, other files relative to the working directory when inside it."""
     real = os.path.realpath(filename)
-    if real == plan.abs_path:
-        return plan.display_path
+    return plan.display_path if real == plan.abs_path else _relative(real)
+
+
+def _relative(real: str) -> str:
     try:
         relative = os.path.relpath(real)
     except ValueError:  # another drive on Windows

@@ -12,13 +12,13 @@ import inspect
 import types
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
 from gradlint.errors import InputError, UsageError
-from gradlint.load.importer import ImportPlan, describe_exception
+from gradlint.load.importer import ImportPlan, describe_exception, plan_for_module
 from gradlint.types import InputSpec, dtype_name
 
 #: Sequence length for token ids and recurrent inputs, spatial sizes for convolutions.
@@ -31,8 +31,9 @@ _DEFAULT_INT_HIGH = 2
 _SEED = 0
 
 
-@dataclass(frozen=True)
-class ResolvedInputs:
+class ResolvedInputs(NamedTuple):
+    """Example inputs and their descriptions; unpacks as ``values, specs``."""
+
     values: tuple[Any, ...]
     specs: tuple[InputSpec, ...]
 
@@ -58,23 +59,28 @@ def parse_dtype(text: str) -> torch.dtype:
 
 def resolve_inputs(
     model: nn.Module,
-    module: types.ModuleType,
-    plan: ImportPlan,
+    module: types.ModuleType | None,
     target: str,
-    *,
     input_shapes: Sequence[tuple[int, ...]] = (),
     input_dtype: str = "float32",
     batch_size: int = 8,
+    *,
+    plan: ImportPlan | None = None,
 ) -> ResolvedInputs:
-    """Example inputs for ``model`` from ``module``'s file, in the precedence above.
+    """Example inputs for ``model``, in the precedence above.
 
-    Raises ``InputError`` when the file's inputs are malformed or nothing fits.
+    ``module`` is the model's file (None for a model object with no file: the file
+    stage is skipped); ``plan`` says how its path is shown, by default relative to the
+    working directory. ``target`` names the model in messages. Raises ``InputError``
+    when the file's inputs are malformed or nothing fits, ``UsageError`` for a bad
+    ``input_dtype`` or shape.
     """
     if input_shapes:
         return _from_shapes(model, input_shapes, parse_dtype(input_dtype))
-    from_file = _from_file(model, module, plan)
-    if from_file is not None:
-        return from_file
+    if module is not None:
+        from_file = _from_file(model, module, plan or plan_for_module(module))
+        if from_file is not None:
+            return from_file
     return infer_inputs(model, batch_size, target=target)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -29,6 +29,10 @@ from gradlint.types import ModelGraph
 from gradlint.verdict import VerdictThresholds, verdict
 
 DEFAULT_SEEDS = (1, 2, 3)
+
+_T = TypeVar("_T")
+# torch.OutOfMemoryError is the public name from torch 2.5 on; the CUDA alias is older.
+_OUT_OF_MEMORY: type[Exception] = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 
 
 def probe(
@@ -196,13 +200,13 @@ def _check_copy_fits(copy_bytes: int, dev: torch.device, available: int | None, 
     check_fits(MemoryEstimate(copy_bytes, copy_bytes, 0, available, "none", source), dev)
 
 
-def _guarded(fn: Any, dev: torch.device, deadline: Deadline) -> Any:
+def _guarded(fn: Callable[[], _T], dev: torch.device, deadline: Deadline) -> _T:
     """Run a probe phase; the model's own failures become one-line ``GradlintError``s."""
     try:
         return fn()
     except GradlintError:
         raise
-    except torch.OutOfMemoryError as exc:
+    except _OUT_OF_MEMORY as exc:
         raise GradlintError(
             f"out of memory on {dev} during {deadline.stage}: {_first_line(exc)}; "
             "use a smaller --input-shape (batch size first) or --device cpu"

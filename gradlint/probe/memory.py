@@ -29,10 +29,6 @@ except ImportError:  # pragma: no cover
 _COUNTED_OPS = ("call_module", "call_function", "call_method")
 
 
-def tensor_bytes(tensors: Any) -> int:
-    return sum(t.numel() * t.element_size() for t in tensors)
-
-
 def model_bytes(model: nn.Module) -> int:
     """Parameters and buffers, each tensor once."""
     seen: set[int] = set()
@@ -135,10 +131,12 @@ _SOURCES = {
 
 
 def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+    if n < 1024:
+        return f"{n} B"
+    value = n / 1024
+    for unit in ("KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
         value /= 1024
-    return f"{value:.1f} TiB"  # pragma: no cover
+    return f"{value:.1f} TiB"
 

@@ -86,7 +86,8 @@ class TextReporter:
     def render_summary(self, report: Report) -> None:
         """The errors, one line each, then the summary line, on stderr."""
         for error in report.errors:
-            self._line(self.err, Text(f"{error.target}: {one_line(error.message)}"))
+            # messages name their own file (``path:line: syntax error ...``), like every GradlintError
+            self._line(self.err, Text(f"gradlint: {one_line(error.message)}"))
         self._line(self.err, Text(summary_line(tally(report))))
 
     def _header(self, graph: ModelGraph) -> Text:

@@ -20,13 +20,13 @@ from typing import Any
 from torch import nn
 
 from gradlint.errors import InputError, TraceError
-from gradlint.trace.builder import RawOp, build_nodes, nearest_site
+from gradlint.trace.builder import RawOp, build_nodes
 from gradlint.trace.export_trace import trace_export
 from gradlint.trace.fx_trace import trace_fx
 from gradlint.trace.hook_trace import trace_hooks
 from gradlint.trace.shapes import ForwardFailure
 from gradlint.trace.weights import collect_weights, tensor_health
-from gradlint.types import LoadedModel, ModelGraph, TraceAttempt, TraceInfo, frozen_mapping
+from gradlint.types import LoadedModel, ModelGraph, TraceAttempt, TraceInfo, frozen_mapping, nearest_site
 
 Tracer = Callable[[nn.Module, Sequence[Any]], list[RawOp]]
 METHODS: tuple[tuple[str, Tracer], ...] = (("fx", trace_fx), ("export", trace_export), ("hooks", trace_hooks))

@@ -17,7 +17,7 @@ from torch import nn
 
 from gradlint.trace import ops
 from gradlint.trace.locations import user_frame
-from gradlint.types import LayerNode, SourceLocation, frozen_mapping
+from gradlint.types import LayerNode, SourceLocation, frozen_mapping, nearest_site
 
 
 @dataclass
@@ -122,16 +122,6 @@ def build_nodes(
             )
         )
     return tuple(nodes)
-
-
-def nearest_site(path: str, sites: Mapping[str, SourceLocation]) -> SourceLocation | None:
-    """The construction site of ``path``, or of its nearest ancestor that has one."""
-    while True:
-        if path in sites:
-            return sites[path]
-        if not path:
-            return None
-        path = path.rpartition(".")[0]
 
 
 def _fed_activation(

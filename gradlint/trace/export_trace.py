@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import io
 import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -36,14 +37,18 @@ def _is_leaf(module: nn.Module) -> bool:
 
 @contextlib.contextmanager
 def _quiet_torch_logs() -> Iterator[None]:
-    """export logs whole graphs as warnings when it gives up; the failure reason is reported instead."""
-    logger = logging.getLogger("torch")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
+    """export logs whole graphs as warnings when it gives up; the failure reason is reported instead.
+
+    torch configures its own loggers' levels, so only the process-wide switch silences them; the
+    partial graph of a failed export is printed straight to stderr.
+    """
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
     try:
-        yield
+        with contextlib.redirect_stderr(io.StringIO()):
+            yield
     finally:
-        logger.setLevel(level)
+        logging.disable(previous)
 
 
 def trace_export(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]:

@@ -1,0 +1,7 @@
+"""gradlint: a linter for PyTorch model architectures that finds exploding and vanishing gradients before training."""
+
+from gradlint._version import __version__
+from gradlint.api import LintOptions, lint, lint_paths
+from gradlint.types import Finding, ModelGraph, Report, Severity
+
+__all__ = ["Finding", "LintOptions", "ModelGraph", "Report", "Severity", "__version__", "lint", "lint_paths"]

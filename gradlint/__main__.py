@@ -1,0 +1,3 @@
+from gradlint.cli import entry_point
+
+entry_point()

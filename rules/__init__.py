@@ -1,0 +1,1 @@
+"""gradlint's rules, one per module; shipped inside the wheel as ``gradlint.rules``."""

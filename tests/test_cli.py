@@ -1,0 +1,201 @@
+"""The command line end to end: exit codes, formats, and one clear line for every error a user can cause."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from gradlint.cli import cli, main
+from gradlint.report import load_schema
+
+from .conftest import EXAMPLES, ROOT
+
+NAN_MODEL = """
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(16, 32)
+            self.fc2 = nn.Linear(32, 4)
+            with torch.no_grad():
+                self.fc2.weight[0, 0] = float("nan")
+
+        def forward(self, x):
+            return self.fc2(torch.relu(self.fc1(x)))
+"""
+
+CLEAN_MODEL = """
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(16, 4)
+
+        def forward(self, x):
+            return self.fc(x)
+"""
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), prog_name="gradlint", standalone_mode=True)
+    # main() is what the console script calls; CliRunner exercises the same click command.
+    return result.exit_code, result.stdout, result.stderr
+
+
+def run_main(*args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_examples_directory_lints_every_example(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(str(EXAMPLES), "--format", "json", capsys=capsys)
+    document = json.loads(out)
+    jsonschema.validate(document, load_schema())
+    targets = sorted(Path(m["source"]).name for m in document["models"])
+    assert targets == sorted(p.name for p in EXAMPLES.glob("*.py"))
+    methods = {Path(m["source"]).name: m["trace"]["method"] for m in document["models"]}
+    assert methods["dynamic_control_flow.py"] == "hooks"
+    assert methods["deep_relu_mlp.py"] == "fx"
+    assert document["errors"] == []
+    assert code in (0, 1)
+    assert code == (1 if document["summary"]["findings"] else 0)
+
+
+def test_text_output_has_layer_table_and_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(str(EXAMPLES / "healthy_cnn.py"), "--no-color", capsys=capsys)
+    assert "block1.conv1" in out and "Conv2d" in out and "kaiming_normal(relu, fan_out)" in out
+    assert "healthy_cnn.py:13" in out  # the line that builds block1.conv1
+    assert "All checks passed" in err
+    assert "\x1b[" not in out + err
+
+
+def test_findings_exit_1_and_point_at_the_layer(model_file, capsys: pytest.CaptureFixture[str]) -> None:
+    path = model_file(NAN_MODEL)
+    code, out, err = run_main(str(path), "--no-color", capsys=capsys)
+    assert code == 1
+    assert f"{path.name}:8:1: GL001 [error] fc2:" in out.replace(str(path), path.name)
+    assert "Found 1 finding" in err
+
+
+def test_exit_zero_and_fail_on(model_file, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(model_file(NAN_MODEL))
+    assert run_main(path, "--exit-zero", "-q", capsys=capsys)[0] == 0
+    assert run_main(path, "--fail-on", "error", "-q", capsys=capsys)[0] == 1
+    assert run_main(path, "--ignore", "GL001", "-q", capsys=capsys)[0] == 0
+    assert run_main(path, "--select", "GL0", "-q", capsys=capsys)[0] == 1
+
+
+def test_json_findings_match_schema(model_file, capsys: pytest.CaptureFixture[str]) -> None:
+    path = model_file(NAN_MODEL)
+    code, out, _ = run_main(str(path), "--format", "json", capsys=capsys)
+    document = json.loads(out)
+    jsonschema.validate(document, load_schema())
+    (finding,) = document["models"][0]["findings"]
+    assert finding["code"] == "GL001" and finding["kind"] == "non-finite" and finding["module"] == "fc2"
+    assert finding["location"]["line"] == 8
+    weights = document["models"][0]["weights"]
+    assert [w["name"] for w in weights] == ["fc1.weight", "fc2.weight"]
+    assert all(w["init"] == "pytorch-default" for w in weights)
+
+
+def test_output_file(model_file, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_path = tmp_path / "report.json"
+    code, out, _ = run_main(str(model_file(CLEAN_MODEL)), "--format", "json", "-o", str(out_path), capsys=capsys)
+    assert code == 0 and out == ""
+    assert json.loads(out_path.read_text())["summary"]["findings"] == 0
+
+
+BAD_INPUTS = {
+    "missing path": (None, "no such file or directory"),
+    "syntax error": ("def broken(:\n    pass\n", ":1: syntax error"),
+    "import error": ("import torch\nimport not_a_real_module_xyz\n", "No module named 'not_a_real_module_xyz'"),
+    "no model": ("import torch\nX = 1\n", "no model found"),
+    "constructor raises": (
+        "import torch\nfrom torch import nn\n\ndef build_model():\n    raise ValueError('bad width')\n",
+        "ValueError: bad width",
+    ),
+    "inputs do not fit": (
+        "import torch\nfrom torch import nn\n\nmodel = nn.Sequential(nn.Linear(10, 4))\n"
+        "EXAMPLE_INPUTS = (torch.randn(2, 7),)\n",
+        "do not fit",
+    ),
+    "attr not a model": ("import torch\nVALUE = 3\n", "not an nn.Module"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_one_line_exit_2(case: str, model_file, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source, expected = BAD_INPUTS[case]
+    target = str(tmp_path / "missing.py") if source is None else str(model_file(source))
+    if case == "attr not a model":
+        target += ":VALUE"
+    code, out, err = run_main(target, capsys=capsys)
+    assert code == 2
+    assert expected in err
+    assert "Traceback" not in err
+    error_lines = [line for line in err.splitlines() if line.strip() and not line.startswith(("No models", "Found", "All"))]
+    assert len(error_lines) == 1, err
+
+
+def test_inputs_that_do_not_fit_name_the_layer(model_file, capsys: pytest.CaptureFixture[str]) -> None:
+    path = model_file(BAD_INPUTS["inputs do not fit"][0])
+    _, _, err = run_main(str(path), capsys=capsys)
+    assert "in layer 0 (Linear)" in err
+
+
+def test_debug_shows_the_traceback(model_file, capsys: pytest.CaptureFixture[str]) -> None:
+    path = model_file("import torch\nimport not_a_real_module_xyz\n")
+    code, _, err = run_main(str(path), "--debug", capsys=capsys)
+    assert code == 2 and "Traceback" in err
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main(str(EXAMPLES / "healthy_cnn.py"), "--select", "GL999", capsys=capsys)[0] == 2
+    assert run_main(str(EXAMPLES / "healthy_cnn.py"), "--input-shape", "8,x", capsys=capsys)[0] == 2
+    assert run_main("--format", "xml", str(EXAMPLES / "healthy_cnn.py"), capsys=capsys)[0] == 2
+    assert run_main(capsys=capsys)[0] == 2
+
+
+def test_input_shape_overrides_file_inputs(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(
+        str(EXAMPLES / "deep_relu_mlp.py"), "--input-shape", "4,784", "--format", "json", capsys=capsys
+    )
+    model = json.loads(out)["models"][0]
+    assert model["inputs"][0]["shape"] == [4, 784]
+    assert model["layers"][0]["output_shape"] == [4, 256]
+
+
+def test_rule_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main("rule", "GL001", capsys=capsys)
+    assert code == 0 and "## What it does" in out and "non-finite-tensor" in out
+    code, out, _ = run_main("rule", "--all", capsys=capsys)
+    assert code == 0 and "GL001" in out
+    assert run_main("rule", "GL999", capsys=capsys)[0] == 2
+
+
+def test_click_runner_and_console_script_agree(model_file) -> None:
+    path = str(model_file(NAN_MODEL))
+    code, out, _ = run(path, "-q", "--no-color")
+    assert code == 1 and "GL001" in out
+
+
+@pytest.mark.slow
+def test_console_script_in_a_subprocess(model_file) -> None:
+    path = str(model_file(NAN_MODEL))
+    gradlint = Path(sys.executable).parent / "gradlint"
+    done = subprocess.run([str(gradlint), path, "-q"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 1, done.stderr
+    assert "GL001" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "gradlint", "--version"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "gradlint" in done.stdout
