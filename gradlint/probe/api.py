@@ -85,7 +85,8 @@ def probe(
     estimate = MemoryEstimate(weights_bytes + activations, weights_bytes, activations, available, source, available_source)
     check_fits(estimate, dev)
 
-    private.to(dev)
+    deadline.stage = f"moving the model copy to {dev}"
+    _guarded(lambda: private.to(dev), dev, deadline)
     if source == "none":
         estimate = _forward_estimate(private, example_inputs, dev, estimate)
         check_fits(estimate, dev)
@@ -96,8 +97,11 @@ def probe(
 
     steps_result: StepsResult | None = None
     if steps > 0:
-        trainee = _private_copy(model).to(dev)
-        steps_result = _guarded(lambda: run_steps(trainee, example_inputs, steps, lr, optimizer, dev, deadline), dev, deadline)
+        deadline.stage = "copying the model for --probe-steps"
+        trainee = _guarded(lambda: _private_copy(model).to(dev), dev, deadline)
+        steps_result = _guarded(
+            lambda: run_steps(trainee, example_inputs, steps, lr, optimizer, dev, deadline), dev, deadline
+        )
         del trainee
 
     return _result(run, seeds, dev, thresholds, steps_result, estimate, time.perf_counter() - started)
@@ -123,13 +127,13 @@ def _check_args(
 
 
 def _model_device(model: nn.Module) -> torch.device:
-    for t in list(model.parameters()) + list(model.buffers()):
-        if t.device.type == "meta":
-            raise GradlintError(
-                "the model's weights are on the meta device (no values); the probe needs a model with real weights"
-            )
-        return t.device
-    return torch.device("cpu")
+    """Where the model's tensors live now (the first one's device; CPU for a model without any)."""
+    tensors = list(model.parameters()) + list(model.buffers())
+    if any(t.is_meta for t in tensors):
+        raise GradlintError(
+            "the model's weights are on the meta device (no values); the probe needs a model with real weights"
+        )
+    return tensors[0].device if tensors else torch.device("cpu")
 
 
 def _private_copy(model: nn.Module) -> nn.Module:

@@ -17,7 +17,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``auto`` picks CUDA when available; ``cuda`` (or ``cuda:N``) without CUDA is an error."""
     name = str(device).strip().lower()
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cpu":
         return torch.device("cpu")
     if name == "cuda" or name.startswith("cuda:"):
@@ -30,7 +30,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
             resolved = torch.device(name)
         except RuntimeError as exc:
             raise UsageError(f"--device {name}: {exc}") from None
-        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        if resolved.index is None:  # name the device that will be used, e.g. in the report
+            return torch.device("cuda", torch.cuda.current_device())
+        if resolved.index >= torch.cuda.device_count():
             raise GradlintError(
                 f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) visible; use --device cuda"
             )
@@ -76,13 +78,18 @@ def _cpu_available() -> tuple[int | None, str]:
 
 def _cgroup_headroom() -> int | None:
     # cgroup v2 only; containers often cap memory below what /proc/meminfo reports.
+    # Page cache the kernel can drop (inactive_file) does not count as used.
     root = Path("/sys/fs/cgroup")
     try:
         limit = (root / "memory.max").read_text().strip()
         if limit == "max":
             return None
-        current = int((root / "memory.current").read_text().strip())
-        return max(int(limit) - current, 0)
+        used = int((root / "memory.current").read_text().strip())
+        for line in (root / "memory.stat").read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == "inactive_file":
+                used -= int(value)
+        return max(int(limit) - max(used, 0), 0)
     except (OSError, ValueError):
         return None
 

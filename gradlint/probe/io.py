@@ -17,7 +17,7 @@ def protocol_inputs(example_inputs: Any, generator: torch.Generator, device: tor
 
     Same shape and dtype, drawn on the CPU from ``generator`` in depth-first order and then
     moved, so a seed gives the same inputs on every device. Integer and bool tensors are
-    kept (moved to ``device``); anything else passes through. The originals are not modified.
+    kept (copied to ``device``); anything else passes through. The originals are not modified.
     """
     return _map_tensors(example_inputs, lambda t: _randomize(t, generator, device))
 
@@ -30,7 +30,8 @@ def to_meta(example_inputs: Any) -> Any:
 def _randomize(tensor: torch.Tensor, generator: torch.Generator, device: torch.device) -> torch.Tensor:
     if tensor.is_floating_point():
         return torch.randn(tuple(tensor.shape), generator=generator, dtype=tensor.dtype).to(device)
-    return tensor.to(device)
+    # A copy even on the same device: a forward that edits its input in place must not reach the user's.
+    return tensor.detach().to(device=device, copy=True)
 
 
 def _map_tensors(value: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:

@@ -68,8 +68,10 @@ def run_protocol(
             _restore_buffers(model, initial_buffers)
             recorder.reset()
             watcher.reset(seed)
+            order.start()
             deadline.stage = f"seed {seed} ({i + 1} of {len(seeds)})"
             runs.append(_run_seed(model, example_inputs, seed, device, refs, deadline, recorder, watcher))
+            order.finish()
             deadline.done.append(f"seed {seed}")
     finally:
         for handle in handles:

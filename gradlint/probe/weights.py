@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,17 +41,48 @@ def protocol_weights(model: nn.Module) -> list[WeightRef]:
 
 
 class ForwardOrder:
-    """Records the order of each module's first call, with forward pre-hooks."""
+    """The order of each module's first call, recorded with forward pre-hooks, merged over seeds.
+
+    A data-dependent forward can run different modules per seed (an ``if`` on the data):
+    a module first seen in a later seed is placed right after the module that preceded
+    it in that seed's run, so an alternative branch lands between its neighbours.
+    """
 
     def __init__(self) -> None:
+        self._merged: list[str] = []
+        self._current: list[str] = []
+        self._seen: set[str] = set()
         self.first_call: dict[str, int] = {}
+        """Module path -> position of its first call in the merged order."""
+
+    def start(self) -> None:
+        """Begin recording one forward pass."""
+        self._current = []
+        self._seen = set()
+
+    def finish(self) -> None:
+        """Merge the forward pass just recorded into the order."""
+        merged = list(self._merged)
+        known = set(merged)
+        insert_at = 0
+        for path in self._current:
+            if path in known:
+                insert_at = merged.index(path) + 1
+            else:
+                merged.insert(insert_at, path)
+                known.add(path)
+                insert_at += 1
+        self._merged = merged
+        self.first_call = {path: i for i, path in enumerate(merged)}
 
     def attach(self, model: nn.Module) -> list[RemovableHandle]:
         return [module.register_forward_pre_hook(self._hook(path)) for path, module in model.named_modules()]
 
     def _hook(self, path: str) -> Callable[[nn.Module, Any], None]:
         def hook(_module: nn.Module, _args: Any) -> None:
-            self.first_call.setdefault(path, len(self.first_call))
+            if path not in self._seen:
+                self._seen.add(path)
+                self._current.append(path)
 
         return hook
 
@@ -59,23 +91,33 @@ class ForwardOrder:
 
         A module whose weights are used without calling it (``out_proj`` inside
         ``nn.MultiheadAttention``'s functional forward) belongs where its parent ran,
-        not at the end of the model. -1 when neither it nor any ancestor ran.
+        not at the end of the model. The model itself does not count as such an ancestor:
+        it always runs, and a submodule of it that never ran (an untaken branch) goes last.
+        -1 when neither the module nor an ancestor below the model ran.
         """
         path = module_path
-        while True:
+        while path:
             if path in self.first_call:
                 return self.first_call[path]
-            if not path:
-                return -1
             path = path.rpartition(".")[0]
+        return self.first_call.get("", -1) if module_path == "" else -1
 
 
 def forward_sorted(refs: list[WeightRef], order: ForwardOrder) -> list[tuple[WeightRef, int]]:
-    """Weights by their module's first call; ties (one module, or inherited positions) keep
-    ``named_parameters`` order, and weights of modules that never ran go last."""
+    """Weights by their module's first call, then (for positions inherited from one ancestor)
+    shallower modules first, then ``named_parameters`` order; weights of modules that never ran go last.
+
+    The same key as ``gradlint.trace.weights.forward_order_key``, so predictions and
+    measurements list the weights in one order.
+    """
     keyed = [(ref, order.index(ref.module)) for ref in refs]
-    ranked = sorted(enumerate(keyed), key=lambda item: (item[1][1] < 0, item[1][1], item[0]))
-    return [pair for _, pair in ranked]
+
+    def key(item: tuple[int, tuple[WeightRef, int]]) -> tuple[float, int, int]:
+        position, (ref, index) = item
+        depth = ref.module.count(".") + 1 if ref.module else 0
+        return (math.inf if index < 0 else float(index), depth, position)
+
+    return [pair for _, pair in sorted(enumerate(keyed), key=key)]
 
 
 def grad_log10_rms(grad: torch.Tensor | None, numel: int) -> tuple[float, bool]:

@@ -1,0 +1,45 @@
+"""Every rule's INVALID examples fire and its VALID examples do not; every rule file honours the contract."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from gradlint.api import LintOptions, lint_paths
+from gradlint.docs import with_rule_index
+from gradlint.registry import all_rules, select_rules
+
+from .conftest import ROOT
+
+CASES = [(rule.code, kind, i) for rule in all_rules() for kind in ("valid", "invalid") for i in range(len(getattr(rule, kind)))]
+
+
+@pytest.mark.parametrize(("code", "kind", "index"), CASES, ids=[f"{c}-{k}-{i}" for c, k, i in CASES])
+def test_rule_examples(tmp_path, code: str, kind: str, index: int) -> None:
+    rule = next(r for r in all_rules() if r.code == code)
+    path = tmp_path / f"{kind}_{index}.py"
+    path.write_text(textwrap.dedent(getattr(rule, kind)[index]), encoding="utf-8")
+    report = lint_paths([str(path)], LintOptions(rules=(rule,)))
+    assert not report.errors, report.errors
+    codes = [f.code for f in report.findings]
+    if kind == "invalid":
+        assert code in codes
+        for finding in report.findings:
+            assert finding.location is not None and finding.location.path == str(path.resolve())
+            assert finding.fix is not None and finding.fix.description
+    else:
+        assert code not in codes
+
+
+def test_selection_by_prefix_name_and_all() -> None:
+    codes = {r.code for r in all_rules()}
+    assert {r.code for r in select_rules()} == codes
+    assert {r.code for r in select_rules(["GL0"])} == {c for c in codes if c.startswith("GL0")}
+    assert {r.code for r in select_rules(["non-finite-tensor"])} == {"GL001"}
+    assert select_rules(["ALL"], ignore=["GL001"]) == tuple(r for r in all_rules() if r.code != "GL001")
+
+
+def test_readme_rule_index_is_current() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert with_rule_index(readme) == readme, "run `python -m gradlint.docs` to regenerate the README's rule index"
