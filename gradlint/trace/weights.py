@@ -27,12 +27,14 @@ def module_first_calls(nodes: Sequence[LayerNode]) -> dict[str, int]:
 
 
 def forward_order_key(module_path: str, first_calls: Mapping[str, int]) -> tuple[float, int]:
-    """Sort key: the first call of the module, or of its nearest ancestor that ran (``MultiheadAttention.out_proj``
-    is used without being called); ancestors sort before their children."""
+    """Sort key: the first call of the module, or of its nearest ancestor below the root that ran
+    (``MultiheadAttention.out_proj`` is used without being called); ancestors sort before their children;
+    modules that never ran sort last."""
     path = module_path
-    while path not in first_calls and path:
+    while path and path not in first_calls:
         path = path.rpartition(".")[0]
-    position = first_calls.get(path)
+    # The model itself always runs: a module whose only running ancestor is the root sat in a branch that did not run.
+    position = first_calls.get(path) if path or not module_path else None
     depth = module_path.count(".") + 1 if module_path else 0
     return (float("inf") if position is None else float(position), depth)
 
