@@ -2,6 +2,18 @@
 
 from gradlint._version import __version__
 from gradlint.api import LintOptions, lint, lint_paths
+from gradlint.probe import ProbeResult, probe
 from gradlint.types import Finding, ModelGraph, Report, Severity
 
-__all__ = ["Finding", "LintOptions", "ModelGraph", "Report", "Severity", "__version__", "lint", "lint_paths"]
+__all__ = [
+    "Finding",
+    "LintOptions",
+    "ModelGraph",
+    "ProbeResult",
+    "Report",
+    "Severity",
+    "__version__",
+    "lint",
+    "lint_paths",
+    "probe",
+]

@@ -15,8 +15,10 @@ from torch import nn
 from gradlint.engine import run_rules
 from gradlint.errors import GradlintError
 from gradlint.load import expand_targets, load_target
+from gradlint.probe import confirm_findings, probe
 from gradlint.registry import Rule, select_rules
 from gradlint.trace import trace_model
+from gradlint.verdict import VerdictThresholds
 from gradlint.types import InputSpec, LoadedModel, ModelReport, Report, TargetError, dtype_name, frozen_mapping
 
 
@@ -29,6 +31,16 @@ class LintOptions:
     input_dtype: str = "float32"
     trace_methods: tuple[str, ...] | None = None
     """Restrict tracing to these methods (``fx``, ``export``, ``hooks``); None tries all in order."""
+    probe: bool = False
+    """Also measure gradients by the reference protocol and confirm or refute findings."""
+    device: str = "auto"
+    probe_seeds: tuple[int, ...] = (1, 2, 3)
+    probe_steps: int = 0
+    lr: float = 1e-3
+    optimizer: str = "sgd"
+    probe_timeout_s: float | None = None
+    thresholds: VerdictThresholds = VerdictThresholds()
+    """Verdict thresholds (log10), shared by the probe and the static estimate."""
     rules: tuple[Rule, ...] | None = field(default=None, compare=False)
     """Already-selected rules; when None they are selected from ``select``/``ignore``/``extend_select``."""
 
@@ -113,4 +125,19 @@ def lint(
 
 def _lint_loaded(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions) -> ModelReport:
     graph = trace_model(loaded, options.trace_methods)
-    return ModelReport(graph, run_rules(graph, None, rules))
+    findings = run_rules(graph, None, rules)
+    if not options.probe:
+        return ModelReport(graph, findings)
+    measured = probe(
+        loaded.model,
+        loaded.example_inputs,
+        seeds=options.probe_seeds,
+        device=options.device,
+        thresholds=options.thresholds,
+        steps=options.probe_steps,
+        lr=options.lr,
+        optimizer=options.optimizer,
+        timeout_s=options.probe_timeout_s,
+        graph=graph,
+    )
+    return ModelReport(graph, confirm_findings(findings, measured), measured)

@@ -11,10 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from gradlint.probe import ProbeResult
 
 
 class Severity(str, Enum):
@@ -264,6 +267,8 @@ class Finding:
 class ModelReport:
     graph: ModelGraph
     findings: tuple[Finding, ...]
+    probe: ProbeResult | None = None
+    """The measurement, when ``--probe`` ran."""
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,15 @@ def json_float(value: float, digits: int) -> float | str:
     return float(f"{value:.{digits}g}")
 
 
+def log10_value(value: float | None) -> float | str | None:
+    """A log10 figure to 4 decimals; None stays null and non-finite values become strings."""
+    if value is None:
+        return None
+    if not math.isfinite(value):
+        return json_float(value, 4)
+    return round(value, 4)
+
+
 def json_value(value: Any) -> Any:
     """A JSON-safe copy of an evidence value: numbers, strings, booleans, null, lists and objects.
 
@@ -128,9 +137,16 @@ def _model(model: ModelReport) -> dict[str, Any]:
         "parameters": graph.parameter_count,
         "training": graph.training,
         "layers": [_layer(row) for row in layer_rows(graph)],
-        "weights": [_weight(w) for w in graph.weights],
+        "weights": [_weight(w, model) for w in graph.weights],
         "findings": [_finding(f) for f in model.findings],
+        **_probe(model),
     }
+
+
+def _probe(model: ModelReport) -> dict[str, Any]:
+    if model.probe is None:
+        return {}
+    return {"probe_verdict": model.probe.verdict, "probe": model.probe.to_dict()}
 
 
 def _layer(row: LayerRow) -> dict[str, Any]:
@@ -150,7 +166,13 @@ def _layer(row: LayerRow) -> dict[str, Any]:
     }
 
 
-def _weight(weight: WeightInfo) -> dict[str, Any]:
+def _weight(weight: WeightInfo, model: ModelReport) -> dict[str, Any]:
+    measured: dict[str, Any] = {}
+    if model.probe is not None:
+        probed = {w.name: w for w in model.probe.weights}.get(weight.name)
+        value = probed.log10_grad_rms if probed is not None else None
+        # null: blocked (exactly zero gradient) or not measured; "nan": a non-finite gradient
+        measured["probe_log10_grad_rms"] = log10_value(value)
     return {
         "name": weight.name,
         "module": weight.module,
@@ -161,6 +183,7 @@ def _weight(weight: WeightInfo) -> dict[str, Any]:
         "init_calls": list(weight.init.calls),
         "std": json_float(weight.std, STATS_DIGITS),
         "mean": json_float(weight.mean, STATS_DIGITS),
+        **measured,
     }
 
 
