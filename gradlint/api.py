@@ -5,21 +5,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from gradlint.engine import run_rules
+from gradlint.estimate import estimate
 from gradlint.errors import GradlintError
-from gradlint.load import expand_targets, load_target
+from gradlint.load import TargetSpec, expand_targets, load_target
+from gradlint.load.targets import imports_torch, parse_target
 from gradlint.probe import confirm_findings, probe
 from gradlint.registry import Rule, select_rules
 from gradlint.trace import trace_model
+from gradlint.suppress import is_suppressed
+from gradlint.types import (
+    Finding,
+    InputSpec,
+    LoadedModel,
+    ModelGraph,
+    ModelReport,
+    Report,
+    TargetError,
+    dtype_name,
+    frozen_mapping,
+)
 from gradlint.verdict import VerdictThresholds
-from gradlint.types import InputSpec, LoadedModel, ModelReport, Report, TargetError, dtype_name, frozen_mapping
+
+if TYPE_CHECKING:
+    from gradlint.baseline import Baseline
+    from gradlint.suppress import PerFileIgnore
 
 
 @dataclass(frozen=True)
@@ -43,6 +61,13 @@ class LintOptions:
     """Verdict thresholds (log10), shared by the probe and the static estimate."""
     rules: tuple[Rule, ...] | None = field(default=None, compare=False)
     """Already-selected rules; when None they are selected from ``select``/``ignore``/``extend_select``."""
+    per_file_ignores: tuple[PerFileIgnore, ...] = ()
+    """``[tool.gradlint.per-file-ignores]``: findings left out by file."""
+    baseline: Baseline | None = field(default=None, compare=False)
+    """Known findings left out (``--baseline``)."""
+    skip_no_model: bool = False
+    """Treat named files as directory mode does: a file that imports no torch, or holds no model, is
+    skipped quietly instead of being an error (pre-commit passes every changed Python file)."""
 
     def selected_rules(self) -> tuple[Rule, ...]:
         if self.rules is not None:
@@ -59,21 +84,35 @@ def lint_paths(
     *,
     on_model: Callable[[ModelReport], None] | None = None,
     on_error: Callable[[TargetError], None] | None = None,
+    on_progress: ProgressCallback | None = None,
+    options_for: Callable[[TargetSpec], LintOptions] | None = None,
 ) -> Report:
     """Lint model files and directories (``path.py``, ``path.py:ATTR``, ``dir/``).
 
     A target that cannot be loaded or traced becomes a ``TargetError`` in the report
     (the CLI exits 2 for it); other targets are still linted. ``on_model`` / ``on_error``
-    are called as each result arrives, so a caller can stream output.
+    are called as each result arrives, so a caller can stream output; ``on_progress`` gets
+    one line as each slow stage starts (``loading x.py``, ``tracing x.py:Net`` ...).
+    ``options_for`` gives each file its own options (the ``[tool.gradlint]`` closest to it);
+    without it every file uses ``options``.
     """
-    rules = options.selected_rules()
+    texts = _named_model_files(targets) if options.skip_no_model else list(targets)
+    specs = expand_targets(texts)
+    if options.skip_no_model:
+        specs = [replace(spec, from_directory=True) for spec in specs]
     models: list[ModelReport] = []
     errors: list[TargetError] = []
-    for spec in expand_targets(targets):
+    for spec in specs:
+        spec_options = options_for(spec) if options_for is not None else options
+        rules = spec_options.selected_rules()  # an unknown code is a usage error, not a target error
         try:
-            loaded_models = load_target(spec, input_shapes=options.input_shapes, input_dtype=options.input_dtype)
+            if on_progress is not None:
+                on_progress(f"loading {spec}")
+            loaded_models = load_target(
+                spec, input_shapes=spec_options.input_shapes, input_dtype=spec_options.input_dtype
+            )
             for loaded in loaded_models:
-                report = _lint_loaded(loaded, rules, options)
+                report = _lint_loaded(loaded, rules, spec_options, on_progress)
                 models.append(report)
                 if on_model is not None:
                     on_model(report)
@@ -85,18 +124,43 @@ def lint_paths(
     return Report(tuple(models), tuple(errors))
 
 
+def _named_model_files(targets: Sequence[str]) -> list[str]:
+    """``targets`` less the named files that cannot hold a model: not ``*.py``, or importing no torch.
+
+    Directories, ``PATH:ATTR`` targets and paths that do not exist are kept, so they are
+    expanded, loaded or reported as usual.
+    """
+    kept = []
+    for text in targets:
+        spec = parse_target(text)
+        if spec.attr is None and os.path.isfile(spec.path):
+            if not spec.path.endswith(".py") or not imports_torch(spec.path):
+                continue
+        kept.append(text)
+    return kept
+
+
 def lint(
     model: nn.Module,
     example_inputs: Sequence[Any] | torch.Tensor | None = None,
     *,
     options: LintOptions = LintOptions(),
     name: str | None = None,
+    **overrides: Any,
 ) -> Report:
     """Lint a model object (a notebook, a test). Without ``example_inputs`` they are inferred from the first layer.
+
+    Keyword arguments set single options on top of ``options``, with the CLI's spellings
+    relaxed for Python: ``select="GL1"`` or ``select=["GL001", "GL1"]``, ``ignore=...``,
+    ``probe=True``, ``device="cpu"``, ``probe_seeds=[1, 2]``, ``probe_steps=50``, ``lr=0.1``,
+    ``optimizer="adam"``, ``probe_timeout_s=60``, ``thresholds={"explode_max": 2}`` ... (every
+    field of :class:`LintOptions`). An unknown keyword is a ``TypeError``.
 
     The model is only read: it is traced through private copies and never changed.
     """
     from gradlint.load.inputs import resolve_inputs
+
+    options = with_overrides(options, overrides)
 
     if isinstance(example_inputs, torch.Tensor):
         example_inputs = (example_inputs,)
@@ -123,11 +187,54 @@ def lint(
     return Report((_lint_loaded(loaded, options.selected_rules(), options),))
 
 
-def _lint_loaded(loaded: LoadedModel, rules: Sequence[Rule], options: LintOptions) -> ModelReport:
+_SELECTOR_FIELDS = ("select", "ignore", "extend_select")
+
+
+def with_overrides(options: LintOptions, overrides: Mapping[str, Any]) -> LintOptions:
+    """``options`` with the keyword arguments of :func:`lint` applied (see there)."""
+    if not overrides:
+        return options
+    known = {f.name for f in fields(LintOptions)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise TypeError(f"unknown lint option(s) {', '.join(unknown)}; expected some of {', '.join(sorted(known))}")
+    values = dict(overrides)
+    for name in _SELECTOR_FIELDS:
+        if name in values and values[name] is not None:
+            values[name] = _selectors(values[name])
+    if "probe_seeds" in values:
+        seeds = values["probe_seeds"]
+        values["probe_seeds"] = (int(seeds),) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
+    if "input_shapes" in values:
+        values["input_shapes"] = tuple(tuple(int(d) for d in shape) for shape in values["input_shapes"])
+    if isinstance(values.get("thresholds"), Mapping):
+        given = {str(k).replace("-", "_"): float(v) for k, v in values["thresholds"].items()}
+        values["thresholds"] = VerdictThresholds(**given)
+    if any(name in values for name in _SELECTOR_FIELDS) and "rules" not in values:
+        values["rules"] = None  # re-select from the new selectors
+    return replace(options, **values)
+
+
+def _selectors(value: str | Sequence[str]) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else list(value)
+    return tuple(part.strip() for item in items for part in str(item).split(",") if part.strip())
+
+
+def _lint_loaded(
+    loaded: LoadedModel,
+    rules: Sequence[Rule],
+    options: LintOptions,
+    on_progress: ProgressCallback | None = None,
+) -> ModelReport:
+    if on_progress is not None:
+        on_progress(f"tracing {loaded.target}")
     graph = trace_model(loaded, options.trace_methods)
-    findings = run_rules(graph, None, rules)
+    estimates = estimate(graph, options.thresholds)
+    findings = _unsilenced(run_rules(graph, estimates, rules), graph, loaded.source_path, options)
     if not options.probe:
-        return ModelReport(graph, findings)
+        return ModelReport(graph, findings, estimates=estimates)
+    if on_progress is not None:
+        on_progress(f"probing {loaded.target} on {options.device}")
     measured = probe(
         loaded.model,
         loaded.example_inputs,
@@ -140,4 +247,18 @@ def _lint_loaded(loaded: LoadedModel, rules: Sequence[Rule], options: LintOption
         timeout_s=options.probe_timeout_s,
         graph=graph,
     )
-    return ModelReport(graph, confirm_findings(findings, measured), measured)
+    return ModelReport(graph, confirm_findings(findings, measured), measured, estimates)
+
+
+def _unsilenced(
+    findings: Sequence[Finding], graph: ModelGraph, source: str, options: LintOptions
+) -> tuple[Finding, ...]:
+    """Findings less those silenced by per-file ignores, inline comments and the baseline, in that order."""
+    kept = [
+        f
+        for f in findings
+        if not any(rule.silences(f, source) for rule in options.per_file_ignores) and not is_suppressed(f)
+    ]
+    if options.baseline is not None:
+        return options.baseline.new_findings(kept, graph)
+    return tuple(kept)

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
+    from gradlint.estimate import Estimates
     from gradlint.probe import ProbeResult
 
 
@@ -147,6 +148,27 @@ class WeightInfo:
 
 
 @dataclass(frozen=True)
+class ParamStats:
+    """Statistics of one parameter that the estimator needs: all it reads of the real weights."""
+
+    name: str
+    module: str
+    shape: tuple[int, ...]
+    mean: float
+    mean_sq: float
+    """E[w²] over all entries (mean² + variance)."""
+    blocks: tuple[tuple[float, float], ...] = ()
+    """(mean, E[w²]) of equal row blocks: the gates of an RNN's weights and biases (4 for an LSTM,
+    3 for a GRU) and the q/k/v parts of ``in_proj_weight``; empty otherwise."""
+    spectral_norm: float | None = None
+    """Largest singular value (for a convolution, of the operator at the layer's real input size)."""
+    spectral_radius: float | None = None
+    """Largest |eigenvalue| of a recurrent matrix (per gate block, the largest)."""
+    spectral_source: str | None = None
+    """``exact``, ``power-iteration`` or ``random-matrix estimate`` (meta device)."""
+
+
+@dataclass(frozen=True)
 class TensorHealth:
     """Finite-ness of one parameter or buffer."""
 
@@ -224,6 +246,8 @@ class ModelGraph:
     nodes: tuple[LayerNode, ...]
     weights: tuple[WeightInfo, ...]
     tensors: tuple[TensorHealth, ...]
+    params: Mapping[str, ParamStats]
+    """Every parameter, by its ``named_parameters()`` name."""
     module_types: Mapping[str, str]
     """Module path -> class name, for every module of the model."""
     module_locations: Mapping[str, SourceLocation]
@@ -269,6 +293,8 @@ class ModelReport:
     findings: tuple[Finding, ...]
     probe: ProbeResult | None = None
     """The measurement, when ``--probe`` ran."""
+    estimates: Estimates | None = None
+    """The static prediction of gradient scales."""
 
 
 @dataclass(frozen=True)
@@ -290,6 +316,24 @@ class Report:
     @property
     def findings(self) -> tuple[Finding, ...]:
         return tuple(f for m in self.models for f in m.findings)
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The JSON document of ``--format json`` (``docs/json-report.md``)."""
+        from gradlint.report.json_format import format_json
+
+        return format_json(self, indent=indent)
+
+    def __rich__(self) -> Any:
+        """A rich renderable: per model a header and a findings table, then the summary."""
+        from gradlint.report.notebook import rich_report
+
+        return rich_report(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rendering: the same content as an HTML table."""
+        from gradlint.report.notebook import html_report
+
+        return html_report(self)
 
 
 def nearest_site(path: str, sites: Mapping[str, SourceLocation]) -> SourceLocation | None:

@@ -4,10 +4,37 @@ import textwrap
 from pathlib import Path
 from typing import Callable
 
+import importlib.util
+
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+
+
+def _define_torchvision_operator_schemas() -> torch.library.Library | None:
+    """Let the registry's torchvision (a CUDA build) import beside the CPU torch: test-only, never in the package.
+
+    torchvision registers ``torchvision::nms``/``qnms`` kernels from Python, which fails when their
+    schemas were not defined by its (CUDA-only) C++ extension; transformers imports torchvision
+    lazily, so this runs before any test.
+    """
+    if importlib.util.find_spec("torchvision") is None:
+        return None
+    library = torch.library.Library("torchvision", "FRAGMENT")
+    for schema in (
+        "nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
+        "qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
+    ):
+        try:
+            library.define(schema)
+        except RuntimeError:
+            pass  # already defined: a working torchvision build
+    return library
+
+
+_TORCHVISION_SCHEMAS = _define_torchvision_operator_schemas()
 
 
 @pytest.fixture

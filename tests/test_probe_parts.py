@@ -164,7 +164,7 @@ class DataDependent(nn.Module):
 def _graph(nodes: tuple[LayerNode, ...]) -> ModelGraph:
     return ModelGraph(
         target="t", name="t", source_path="t.py", trace=TraceInfo("hooks"), inputs=(), nodes=nodes, weights=(),
-        tensors=(), module_types=frozen_mapping(), module_locations=frozen_mapping(), parameter_count=0, training=True,
+        tensors=(), params=frozen_mapping(), module_types=frozen_mapping(), module_locations=frozen_mapping(), parameter_count=0, training=True,
     )
 
 

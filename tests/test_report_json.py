@@ -80,6 +80,7 @@ def make_graph(source: str = "examples/mlp.py", *, std: float = 0.0206191, fallb
         nodes=nodes,
         weights=weights,
         tensors=(),
+        params=frozen_mapping(),
         module_types=frozen_mapping({"": "MLP", "net.0": "Linear", "net.1": "ReLU", "cell": "LSTMCell"}),
         module_locations=frozen_mapping({"net.0": site, "net.1": site}),
         parameter_count=727296,
@@ -172,6 +173,8 @@ def test_one_layer_per_module_call() -> None:
         "name": "net_0", "module": "net.0", "type": "Linear", "role": "linear", "output_shape": [32, 256],
         "params": 200960, "activation": "relu", "init": "pytorch-default", "std": 0.02062, "calls": 1,
         "location": {"path": "examples/mlp.py", "line": 9},
+        "spectral_norm": None,
+        "spectral_radius": None,
     }
     assert (relu["activation"], relu["init"], relu["std"], relu["params"]) == ("relu", None, None, 0)
     assert (cell["init"], cell["std"]) == ("uniform(±0.0625)", 0.036)  # the module's first weight

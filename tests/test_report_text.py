@@ -64,7 +64,7 @@ def make_graph(source: str = "examples/mlp.py", *, std: float = 0.0206191, fallb
         target=f"{source}:MLP", name="MLP", source_path=source,
         trace=TraceInfo("export" if fallback else "fx", failed if fallback else ()),
         inputs=(InputSpec((32, 784), "float32", "example_inputs()"),),
-        nodes=nodes, weights=weights, tensors=(),
+        nodes=nodes, weights=weights, tensors=(), params=frozen_mapping(),
         module_types=frozen_mapping(), module_locations=frozen_mapping(),
         parameter_count=332544, training=True,
     )

@@ -136,10 +136,22 @@ def _model(model: ModelReport) -> dict[str, Any]:
         "inputs": [{"shape": list(i.shape), "dtype": i.dtype, "origin": i.origin} for i in graph.inputs],
         "parameters": graph.parameter_count,
         "training": graph.training,
-        "layers": [_layer(row) for row in layer_rows(graph)],
+        "layers": [_layer(row, model) for row in layer_rows(graph)],
         "weights": [_weight(w, model) for w in graph.weights],
         "findings": [_finding(f) for f in model.findings],
+        **_estimate(model),
         **_probe(model),
+    }
+
+
+def _estimate(model: ModelReport) -> dict[str, Any]:
+    est = model.estimates
+    if est is None:
+        return {}
+    return {
+        "verdict": est.verdict.verdict,
+        "verdict_reason": est.verdict.reason,
+        "uncertain": [{"node": name, "reason": reason} for name, reason in est.uncertain],
     }
 
 
@@ -149,8 +161,21 @@ def _probe(model: ModelReport) -> dict[str, Any]:
     return {"probe_verdict": model.probe.verdict, "probe": model.probe.to_dict()}
 
 
-def _layer(row: LayerRow) -> dict[str, Any]:
+def _layer(row: LayerRow, model: ModelReport) -> dict[str, Any]:
     node, weight = row.node, row.weight
+    predicted: dict[str, Any] = {}
+    if model.estimates is not None:
+        estimate_ = _node_estimates(model).get(node.name)
+        if estimate_ is not None:
+            predicted = {
+                "pred_forward_rms": _finite_or_none(estimate_.forward_rms),
+                "pred_backward_gain": _finite_or_none(estimate_.backward_gain),
+            }
+    stats = model.graph.params.get(weight.name) if weight is not None else None
+    spectral = {
+        "spectral_norm": _finite_or_none(stats.spectral_norm) if stats is not None else None,
+        "spectral_radius": _finite_or_none(stats.spectral_radius) if stats is not None else None,
+    }
     return {
         "name": node.name,
         "module": node.module,
@@ -163,7 +188,19 @@ def _layer(row: LayerRow) -> dict[str, Any]:
         "std": json_float(weight.std, STATS_DIGITS) if weight is not None else None,
         "calls": node.call_count,
         "location": _location(node.location, col=False) if node.location is not None else None,
+        **spectral,
+        **predicted,
     }
+
+
+def _node_estimates(model: ModelReport) -> dict[str, Any]:
+    return {n.name: n for n in model.estimates.nodes} if model.estimates is not None else {}
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return float(f"{value:.4g}")
 
 
 def _weight(weight: WeightInfo, model: ModelReport) -> dict[str, Any]:
@@ -173,6 +210,11 @@ def _weight(weight: WeightInfo, model: ModelReport) -> dict[str, Any]:
         value = probed.log10_grad_rms if probed is not None else None
         # null: blocked (exactly zero gradient) or not measured; "nan": a non-finite gradient
         measured["probe_log10_grad_rms"] = log10_value(value)
+    if model.estimates is not None:
+        predicted = {w.name: w for w in model.estimates.weights}.get(weight.name)
+        if predicted is not None:
+            measured["pred_log10_grad_rms"] = log10_value(predicted.log10_grad_rms)
+            measured["pred_log10_band"] = [round(b, 4) for b in predicted.band] if predicted.band else None
     return {
         "name": weight.name,
         "module": weight.module,

@@ -18,6 +18,15 @@ Models are separated by a blank line.
 On stderr: one line per target that could not be linted (``target: message``), then the summary,
 e.g. ``Found 3 findings (1 error, 2 warnings) in 2 models.`` or ``All checks passed: 5 models, no findings.``
 
+Forms: ``text`` (above), ``concise`` (``show_header=False, show_layers=False, show_fix=False``: one
+line per finding, for editors and problem matchers) and ``full`` (``show_source=True``: each finding
+also shows its source lines with the constructing line underlined, as ruff's full output does).
+With ``--probe`` a model's header is followed by the measured verdict, and by the training-steps
+result when ``--probe-steps`` ran::
+
+      probe (cpu, seeds 1,2,3): vanishing: min log10 gradient RMS -4.12 at net.0.weight <= -3
+      probe steps (100 x sgd, lr 0.001): ok: loss went from 1.02 to 0.97 in 100 step(s); peak 1.02
+
 Without colour nothing is styled: no ANSI escapes, and user text (messages, module paths) is never
 read as rich markup. Finding lines are never wrapped or cut; the layer table folds long cells to the
 terminal width, or to 160 columns when the output is not a terminal.
@@ -34,7 +43,8 @@ from rich.table import Table
 from rich.text import Text
 
 from gradlint.report.paths import display_path
-from gradlint.report.rows import LayerRow, Tally, layer_rows, one_line, tally
+from gradlint.report.rows import SEVERITY_ORDER, LayerRow, Tally, layer_rows, one_line, tally
+from gradlint.suppress import read_source
 from gradlint.types import Finding, ModelGraph, ModelReport, Report, Severity, SourceLocation
 
 PIPE_WIDTH = 160
@@ -54,10 +64,16 @@ class TextReporter:
         color: bool,
         show_layers: bool = True,
         show_fix: bool = True,
+        show_header: bool = True,
+        show_source: bool = False,
+        show_probe: bool = True,
     ) -> None:
         self.color = color
         self.show_layers = show_layers
         self.show_fix = show_fix
+        self.show_header = show_header
+        self.show_source = show_source
+        self.show_probe = show_probe
         self.out = _console(stdout, color)
         self.err = _console(stderr, color)
         self._models_rendered = 0
@@ -70,13 +86,17 @@ class TextReporter:
 
     def render_model(self, model: ModelReport) -> None:
         """One model: header, layer table, findings. Call it as each model is linted to stream the output."""
-        if self._models_rendered:
-            self.out.print()
-        self._models_rendered += 1
         graph = model.graph
-        self._line(self.out, self._header(graph))
-        for attempt in graph.trace.failed:
-            self._line(self.out, Text(f"  {attempt.method} failed: {one_line(attempt.error)}"))
+        if self.show_header:
+            if self._models_rendered:
+                self.out.print()
+            self._line(self.out, self._header(graph))
+            for attempt in graph.trace.failed:
+                self._line(self.out, Text(f"  {attempt.method} failed: {one_line(attempt.error)}"))
+            if self.show_probe:
+                for line in probe_lines(model):
+                    self._line(self.out, Text(f"  {line}"))
+        self._models_rendered += 1
         rows = layer_rows(graph) if self.show_layers else ()
         if rows:
             self.out.print(self._layer_table(rows))
@@ -112,6 +132,9 @@ class TextReporter:
         if finding.confirmed is not None:
             text.append(f" (probe: {'confirmed' if finding.confirmed else 'refuted'})", self._style("dim"))
         self._line(self.out, text)
+        if self.show_source:
+            for line in source_excerpt(location, finding.code):
+                self._line(self.out, Text(line, style=severity_style if line.rstrip().endswith(finding.code) else ""))
         if self.show_fix and finding.fix is not None:
             first, *rest = finding.fix.description.splitlines() or [""]
             self._line(self.out, Text.assemble("    ", ("fix:", self._style("bold cyan")), " ", first))
@@ -170,6 +193,73 @@ def _layer_cells(row: LayerRow) -> tuple[str, ...]:
         weight.init.scheme if weight is not None else _MISSING,
         format_std(weight.std) if weight is not None else _MISSING,
         f"{display_path(node.location.path)}:{node.location.line}" if node.location is not None else _MISSING,
+    )
+
+
+def probe_lines(model: ModelReport) -> tuple[str, ...]:
+    """The probe's verdict for one model, and the training-steps result when it ran; () without a probe."""
+    probe = model.probe
+    if probe is None:
+        return ()
+    seeds = ",".join(str(s) for s in probe.seeds)
+    lines = [f"probe ({probe.device}, seeds {seeds}): {probe.verdict}: {one_line(probe.verdict_reason)}"]
+    steps = probe.steps
+    if steps is not None:
+        outcome = "diverged" if steps.diverged else "ok"
+        lines.append(f"probe steps ({steps.steps} x {steps.optimizer}, lr {steps.lr:g}): {outcome}: {one_line(steps.reason)}")
+    return tuple(lines)
+
+
+MAX_EXCERPT_LINES = 6
+"""The most source lines the full form shows for one finding (a long constructor call is cut)."""
+
+
+def source_excerpt(location: SourceLocation, code: str) -> tuple[str, ...]:
+    """Ruff's full form: the call at ``location`` (else its statement) with a gutter, the first line underlined.
+
+    ``()`` when the file cannot be read (a pseudo-path, a deleted file).
+    """
+    source = read_source(location.path)
+    if source is None or not 1 <= location.line <= len(source.lines):
+        return ()
+    first = location.line
+    _, last = source.call_span(first)
+    last = min(max(last, first), first + MAX_EXCERPT_LINES - 1, len(source.lines))
+    width = len(str(last))
+    gutter = " " * width
+    lines = [f"{gutter} |"]
+    for number in range(first, last + 1):
+        text = source.lines[number - 1].rstrip().expandtabs()
+        lines.append(f"{number:>{width}} | {text}".rstrip())
+        if number == first:
+            start = max(location.col - 1, len(text) - len(text.lstrip()))
+            carets = "^" * max(len(text) - start, 1)
+            lines.append(f"{gutter} | {' ' * start}{carets} {code}")
+    lines.append(f"{gutter} |")
+    return tuple(lines)
+
+
+def statistics_rows(report: Report) -> tuple[tuple[int, str, str, Severity], ...]:
+    """``(count, code, name, most severe severity)`` per code, most frequent first, then by code."""
+    rows: dict[str, list[Finding]] = {}
+    for finding in report.findings:
+        rows.setdefault(finding.code, []).append(finding)
+    table = [
+        (len(found), code, found[0].name, min((f.severity for f in found), key=SEVERITY_ORDER.index))
+        for code, found in rows.items()
+    ]
+    return tuple(sorted(table, key=lambda row: (-row[0], row[1])))
+
+
+def statistics_lines(report: Report) -> tuple[str, ...]:
+    """``--statistics`` in text: ``  3  GL101  [error] vanishing-gradient`` per code, counts aligned."""
+    rows = statistics_rows(report)
+    if not rows:
+        return ()
+    count_width = max(len(str(n)) for n, *_ in rows)
+    code_width = max(len(code) for _, code, _, _ in rows)
+    return tuple(
+        f"{n:>{count_width}}  {code:<{code_width}}  [{severity.value}] {name}" for n, code, name, severity in rows
     )
 
 

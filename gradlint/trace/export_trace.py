@@ -31,10 +31,6 @@ def _export_kwargs(model: nn.Module) -> dict[str, Any]:
     return {"use_cache": False} if "use_cache" in params else {}
 
 
-def _is_leaf(module: nn.Module) -> bool:
-    return ops.module_role(module) is not None or next(module.children(), None) is None
-
-
 @contextlib.contextmanager
 def _quiet_torch_logs() -> Iterator[None]:
     """export logs whole graphs as warnings when it gives up; the failure reason is reported instead.
@@ -62,7 +58,14 @@ def trace_export(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]
     raw: list[RawOp] = []
     alias: dict[str, str] = {}  # export node name -> RawOp name
     groups: dict[str, RawOp] = {}
+    groups_by_name: dict[str, RawOp] = {}
+    group_keys: dict[str, str] = {}
+    member_shapes: dict[str, tuple[tuple[int, ...] | None, str | None]] = {}
+    settled: set[str] = set()
     calls: dict[str, int] = {}
+
+    def leaf_key_of(group: RawOp) -> str:
+        return group_keys[group.name]
 
     for node in program.graph.nodes:
         if node.op == "placeholder":
@@ -84,11 +87,18 @@ def trace_export(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]
         for key, (path, _type) in stack:
             path = _fqn(path)
             module = modules.get(path)
-            if module is not None and path and _is_leaf(module):
+            if module is not None and path and ops.is_layer(module):
                 leaf_key, leaf_path = key, path
                 break
         shape, dtype = first_tensor_meta(node.meta.get("val"))
         inputs = [alias[a.name] for a in node.all_input_nodes if a.name in alias]
+        for source in node.all_input_nodes:
+            # A layer's output is the member its consumers read first (an LSTM's `out`, not `c_n`).
+            member = member_shapes.pop(source.name, None)
+            owner = groups_by_name.get(alias.get(source.name, ""))
+            if member is not None and owner is not None and owner.name not in settled and leaf_key_of(owner) != leaf_key:
+                owner.shape, owner.dtype = member
+                settled.add(owner.name)
         if leaf_key is not None and leaf_path is not None:
             group = groups.get(leaf_key)
             if group is None or raw[-1] is not group:
@@ -98,11 +108,15 @@ def trace_export(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]
                 name = safe_node_name(leaf_path.replace(".", "_")) + suffix
                 group = RawOp(name, "call_module", leaf_path, (), leaf_path, None, None, node.meta.get("stack_trace"))
                 groups[leaf_key] = group
+                groups_by_name[name] = group
+                group_keys[name] = leaf_key
                 raw.append(group)
             new_inputs = [i for i in inputs if i != group.name and i not in state_inputs]
             group.inputs = tuple(dict.fromkeys((*group.inputs, *new_inputs)))
             if shape is not None:
-                group.shape, group.dtype = shape, dtype
+                member_shapes[node.name] = (shape, dtype)
+                if group.name not in settled:
+                    group.shape, group.dtype = shape, dtype
             alias[node.name] = group.name
             continue
         innermost = _fqn(stack[-1][1][0]) if stack else ""

@@ -22,11 +22,7 @@ class _Tracer(fx.Tracer):
         self.record_stack_traces = True
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        # Layers with their own semantics stay whole, wherever their class lives; torch.nn containers
-        # (nn.TransformerEncoder and its layers) are traced through like user code.
-        if ops.module_role(m) is not None:
-            return True
-        return super().is_leaf_module(m, module_qualified_name) and next(m.children(), None) is None
+        return ops.is_layer(m)
 
 
 def _concrete_args(model: nn.Module, example_inputs: Sequence[Any]) -> dict[str, Any] | None:

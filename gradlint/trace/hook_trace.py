@@ -62,7 +62,7 @@ class _Watcher(TorchFunctionMode):
 def trace_hooks(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]:
     copy = shared_copy(model)
     watcher = _Watcher()
-    leaves = {path for path, m in copy.named_modules() if path and (ops.module_role(m) is not None or next(m.children(), None) is None)}
+    leaves = {path for path, m in copy.named_modules() if path and ops.is_layer(m)}
     handles = []
     calls: dict[str, int] = {}
 

@@ -226,6 +226,17 @@ def module_role(module: nn.Module) -> str | None:
     return None
 
 
+def is_layer(module: nn.Module) -> bool:
+    """A module traced as one unit: one whose semantics gradlint knows, or a childless torch.nn module.
+
+    Anything else — user modules, torch.nn containers such as ``nn.TransformerEncoderLayer`` —
+    is traced through, so the ops inside are seen.
+    """
+    if module_role(module) is not None:
+        return True
+    return type(module).__module__.startswith("torch.nn") and next(module.children(), None) is None
+
+
 def function_role(name: str) -> str | None:
     if activation_of_function(name) is not None:
         return "activation"

@@ -1,0 +1,249 @@
+"""Estimate stage: predict every weight's gradient RMS under the reference protocol, without running the model.
+
+A forward pass over the ``ModelGraph`` propagates each node's output statistics (``Signal``:
+second moment, mean, the part shared across samples) from the real weight statistics; a
+backward pass from ``y`` (whose gradient is ``v/B``, so E[δ²] = 1/B²) accumulates each node's
+gradient variance per element, and every weight's predicted E[(∂L/∂W)²]. Inputs follow the
+protocol: float inputs N(0, 1), integer inputs kept. The theory is DESIGN §3.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from gradlint.estimate.context import Backward, OpContext, numel
+from gradlint.estimate.layers import IdentityOp, Op
+from gradlint.estimate.registry import op_for
+from gradlint.estimate.signal import Signal, gaussian_input, parameter_signal
+from gradlint.types import LayerNode, ModelGraph
+from gradlint.verdict import Verdict, VerdictThresholds, verdict
+
+_LN10 = math.log(10.0)
+_FLOAT_DTYPES = ("float", "half", "bfloat16", "double", "complex")
+
+
+@dataclass(frozen=True)
+class WeightEstimate:
+    name: str
+    module: str
+    log10_grad_rms: float | None
+    """Predicted log10 of ‖∂L/∂W‖_F / sqrt(numel); None when no gradient reaches it (blocked)."""
+    band: tuple[float, float] | None
+    """Finite-width spread (Hanin 2018): log-normal with variance ∝ β = Σ 1/n_j over the layers after it."""
+    beta: float
+
+
+@dataclass(frozen=True)
+class NodeEstimate:
+    name: str
+    forward_rms: float
+    """Predicted RMS of the node's output."""
+    backward_gain: float | None
+    """Ratio of gradient RMS at the node's main input to that at its output."""
+    gradient_rms: float | None
+    """Predicted RMS of the gradient at the node's output."""
+    uncertain: str | None = None
+
+
+@dataclass(frozen=True)
+class Estimates:
+    weights: tuple[WeightEstimate, ...]
+    nodes: tuple[NodeEstimate, ...]
+    verdict: Verdict
+    uncertain: tuple[tuple[str, str], ...]
+    """(node name, reason) wherever a generic rule stood in for a missing one."""
+
+    def weight(self, name: str) -> WeightEstimate:
+        for estimate_ in self.weights:
+            if estimate_.name == name:
+                return estimate_
+        raise KeyError(name)
+
+    def node(self, name: str) -> NodeEstimate:
+        for estimate_ in self.nodes:
+            if estimate_.name == name:
+                return estimate_
+        raise KeyError(name)
+
+
+def estimate(graph: ModelGraph, thresholds: VerdictThresholds | None = None) -> Estimates:
+    """Predict gradient statistics for ``graph`` (pure: reads only the graph and its parameter statistics)."""
+    nodes = graph.nodes
+    by_name = {n.name: n for n in nodes}
+    signals: dict[str, Signal | None] = {}
+    contexts: dict[str, OpContext] = {}
+    rules: dict[str, Op] = {}
+    for node in nodes:
+        signals[node.name] = _forward(node, graph, by_name, signals, contexts, rules)
+
+    grads, weight_sq = _backward(graph, nodes, contexts, rules, signals)
+
+    uncertain = tuple((name, rule.uncertain) for name, rule in rules.items() if rule.uncertain)
+    weights = _weights(graph, weight_sq)
+    values = [(w.name, w.log10_grad_rms, False) for w in weights]
+    node_estimates = tuple(_node_estimate(n, signals, grads, rules) for n in nodes)
+    return Estimates(weights, node_estimates, verdict(values, thresholds), uncertain)
+
+
+def _forward(
+    node: LayerNode,
+    graph: ModelGraph,
+    by_name: Mapping[str, LayerNode],
+    signals: Mapping[str, Signal | None],
+    contexts: dict[str, OpContext],
+    rules: dict[str, Op],
+) -> Signal | None:
+    if node.op == "placeholder":
+        if node.dtype is not None and not node.dtype.startswith(_FLOAT_DTYPES):
+            return None  # integer ids and masks: kept as given, no gradient
+        return gaussian_input() if node.shape is not None else None
+    if node.op == "get_attr":
+        stats = graph.params.get(node.target)
+        if stats is not None:
+            return parameter_signal(stats.mean, stats.mean_sq)
+        return Signal(q=1.0, shared=1.0, constant=True)  # a buffer: fixed data, no gradient
+    if node.op == "output":
+        return None
+    inputs = [signals.get(i) for i in node.inputs]
+    input_nodes = [by_name.get(i) for i in node.inputs]
+    if node.shape is None and node.op == "call_function":
+        return None  # sizes and other non-tensor values
+    if all(s is None or s.constant for s in inputs) and node.op == "call_function":
+        return Signal(q=0.0, constant=True)  # built from sizes or ids alone: a mask, positions
+    rule = op_for(node, graph)
+    ctx = OpContext(node, inputs, input_nodes, graph)
+    contexts[node.name] = ctx
+    rules[node.name] = rule
+    if node.role == "embedding" or any(s is not None and not s.constant for s in inputs):
+        return rule.forward(ctx)
+    return Signal(q=0.0, constant=True)
+
+
+def _backward(
+    graph: ModelGraph,
+    nodes: tuple[LayerNode, ...],
+    contexts: Mapping[str, OpContext],
+    rules: Mapping[str, Op],
+    signals: Mapping[str, Signal | None],
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Gradient variance per element of every node's output, and E[(∂L/∂W)²] of every parameter."""
+    grads: dict[str, float] = {}
+    shared: dict[str, float] = {}  # position-shared part of grads
+    centered: dict[str, bool] = {}  # every contribution has zero batch mean
+    coverage: dict[str, float] = {}
+    weight_sq: dict[str, float] = {}
+    output = next((n for n in reversed(nodes) if n.op == "output"), None)
+    y = _first_output(output, signals) if output is not None else None
+    if y is not None:
+        shape = graph.node(y).shape or (1,)
+        batch = shape[0]
+        # L = Σ y·v / B with v ~ N(0, 1): δ = v/B, independent across positions
+        grads[y] = 1.0 / (batch * batch)
+        shared[y] = grads[y] / max(_positions_per_sample(shape), 1)
+        coverage[y] = 1.0
+    for node in reversed(nodes):
+        g = grads.get(node.name, 0.0)
+        ctx = contexts.get(node.name)
+        rule = rules.get(node.name)
+        if g <= 0.0 or ctx is None or rule is None:
+            continue
+        g_pos = min(shared.get(node.name, 0.0), g)
+        ctx.cache["coverage"] = coverage.get(node.name, 1.0)
+        ctx.cache["g_pos"] = g_pos
+        ctx.cache["centered"] = centered.get(node.name, False)
+        result: Backward = rule.backward(ctx, g)
+        for name, value in result.weights.items():
+            weight_sq[name] = weight_sq.get(name, 0.0) + value
+        for index, value in result.inputs.items():
+            if index >= len(node.inputs) or value <= 0.0 or not math.isfinite(value):
+                continue
+            source = node.inputs[index]
+            signal = signals.get(source)
+            if signal is None or signal.constant:
+                continue
+            grads[source] = grads.get(source, 0.0) + value
+            is_centered = result.centered if result.centered is not None else ctx.centered
+            centered[source] = centered.get(source, True) and is_centered
+            value_pos = result.shared_inputs.get(index, g_pos * value / g)
+            shared[source] = shared.get(source, 0.0) + min(value_pos, value)
+            passed = coverage.get(node.name, 1.0)
+            if isinstance(rule, IdentityOp):
+                passed *= min(1.0, numel(node.shape) / max(numel(ctx.input_shape(index)), 1))
+            else:
+                passed = 1.0
+            coverage[source] = min(1.0, coverage.get(source, 0.0) + passed)
+    return grads, weight_sq
+
+
+def _positions_per_sample(shape: tuple[int, ...]) -> int:
+    """Positions of one sample in an output: tokens of (B, T, D), pixels of (B, C, H, W)."""
+    if len(shape) >= 4:
+        return numel(shape[2:])
+    if len(shape) == 3:
+        return shape[1]
+    return 1
+
+
+def _first_output(output: LayerNode, signals: Mapping[str, Signal | None]) -> str | None:
+    """The protocol's y: the first tensor of the output, depth first."""
+    for name in output.inputs:
+        signal = signals.get(name)
+        if signal is not None and not signal.constant:
+            return name
+    return None
+
+
+def _weights(graph: ModelGraph, weight_sq: Mapping[str, float]) -> tuple[WeightEstimate, ...]:
+    widths = _widths_after(graph)
+    estimates = []
+    for weight in graph.weights:
+        total = weight_sq.get(weight.name, 0.0)
+        beta = widths.get(weight.module, 0.0)
+        if total > 0.0 and math.isfinite(total):
+            value = 0.5 * math.log10(total)
+            # Hanin & Rolnick 2018: Var[ln ‖g‖²] ≈ 5β; the band is ±1σ of log10 of the RMS
+            half = 0.5 * math.sqrt(5.0 * beta) / _LN10
+            estimates.append(WeightEstimate(weight.name, weight.module, value, (value - half, value + half), beta))
+        else:
+            estimates.append(WeightEstimate(weight.name, weight.module, None, None, beta))
+    return tuple(estimates)
+
+
+def _widths_after(graph: ModelGraph) -> dict[str, float]:
+    """β for each layer: Σ 1/width over the linear and conv layers after it, in forward order."""
+    layers = [n for n in graph.nodes if n.op == "call_module" and n.role in ("linear", "conv", "recurrent", "attention")]
+    betas: dict[str, float] = {}
+    total = 0.0
+    for node in reversed(layers):
+        if node.module is not None and node.module not in betas:
+            betas[node.module] = total
+        width = node.attrs.get("out_features") or node.attrs.get("out_channels") or node.attrs.get("hidden_size") or node.attrs.get("embed_dim")
+        if isinstance(width, int) and width > 0:
+            total += 1.0 / width
+    return betas
+
+
+def _node_estimate(
+    node: LayerNode,
+    signals: Mapping[str, Signal | None],
+    grads: Mapping[str, float],
+    rules: Mapping[str, Op],
+) -> NodeEstimate:
+    signal = signals.get(node.name)
+    forward_rms = math.sqrt(signal.q) if signal is not None and signal.q >= 0 else float("nan")
+    g_out = grads.get(node.name)
+    gain = None
+    if g_out and node.inputs:
+        g_in = grads.get(node.inputs[0])
+        if g_in:
+            gain = math.sqrt(g_in / g_out)
+    rule = rules.get(node.name)
+    return NodeEstimate(
+        node.name,
+        forward_rms,
+        gain,
+        math.sqrt(g_out) if g_out else None,
+        rule.uncertain if rule is not None else None,
+    )

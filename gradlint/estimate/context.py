@@ -1,0 +1,105 @@
+"""What an op rule sees of one node, and what it returns backward."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gradlint.estimate.signal import Signal
+from gradlint.types import LayerNode, ModelGraph, ParamStats
+
+
+@dataclass
+class OpContext:
+    node: LayerNode
+    inputs: list[Signal | None]
+    """Signals of ``node.inputs``, in order; None for inputs that carry no float signal (ids, sizes)."""
+    input_nodes: list[LayerNode | None]
+    graph: ModelGraph
+    cache: dict[str, Any] = field(default_factory=dict)
+    """Forward results an op needs again backward."""
+
+    @property
+    def attrs(self) -> Mapping[str, Any]:
+        return self.node.attrs
+
+    def param(self, local: str) -> ParamStats | None:
+        """A parameter of the called module by its local name (``weight``, ``bias``, ``in_proj_weight``)."""
+        if self.node.module is None:
+            return None
+        prefix = f"{self.node.module}." if self.node.module else ""
+        return self.graph.params.get(prefix + local)
+
+    @property
+    def g_pos(self) -> float:
+        """Position-shared part of the output's gradient variance (set by the backward pass)."""
+        return float(self.cache.get("g_pos", 0.0))
+
+    @property
+    def centered(self) -> bool:
+        """The output's gradient has zero mean over the batch in every unit (it came through BatchNorm)."""
+        return bool(self.cache.get("centered", False))
+
+    @property
+    def batch(self) -> int:
+        """The protocol's batch size: the first dimension of the first input."""
+        for spec in self.graph.inputs:
+            if spec.shape:
+                return spec.shape[0]
+        return 1
+
+    def signal_inputs(self) -> list[tuple[int, Signal]]:
+        return [(i, s) for i, s in enumerate(self.inputs) if s is not None and not s.constant]
+
+    def input_shape(self, index: int = 0) -> tuple[int, ...] | None:
+        node = self.input_nodes[index] if index < len(self.input_nodes) else None
+        return node.shape if node is not None else None
+
+    def param_input(self, index: int) -> ParamStats | None:
+        """The parameter behind input ``index`` when it is a ``get_attr`` node."""
+        node = self.input_nodes[index] if index < len(self.input_nodes) else None
+        if node is None or node.op != "get_attr":
+            return None
+        return self.graph.params.get(node.target)
+
+
+@dataclass
+class Backward:
+    inputs: dict[int, float] = field(default_factory=dict)
+    """Input index -> gradient variance contribution per element of that input."""
+    weights: dict[str, float] = field(default_factory=dict)
+    """Parameter name -> E[(∂L/∂W)²] per element."""
+    shared_inputs: dict[int, float] = field(default_factory=dict)
+    """Input index -> position-shared part of the gradient variance; by default it scales like ``inputs``."""
+    centered: bool | None = None
+    """True when the inputs' gradients have zero mean over the batch (BatchNorm's backward); None: as the output's."""
+
+
+def numel(shape: tuple[int, ...] | None) -> int:
+    return math.prod(shape) if shape else 1
+
+
+def ratio(out_shape: tuple[int, ...] | None, in_shape: tuple[int, ...] | None) -> float:
+    """numel(out) / numel(in): how a broadcast sums gradients, or a slice covers its source."""
+    if out_shape is None or in_shape is None:
+        return 1.0
+    return numel(out_shape) / max(numel(in_shape), 1)
+
+
+def weight_gradient_sq(positions: float, batch: int, g: float, g_pos: float, x: Signal, centered: bool = False) -> float:
+    """E[(Σ_n δ_n x_n)²] over ``positions`` uses of a weight: independent across samples, and within one
+    sample correlated through the position-shared parts of δ and x. When δ has zero mean over the batch
+    (below a BatchNorm), the part of x shared by all samples cancels out of the coherent sum."""
+    per_sample = positions / max(batch, 1)
+    coherent = x.pos_shared - (x.shared if centered else 0.0)
+    return positions * g * x.q + positions * max(per_sample - 1, 0.0) * g_pos * max(coherent, 0.0)
+
+
+def mean_sq(stats: ParamStats | None) -> float:
+    return 0.0 if stats is None or math.isnan(stats.mean_sq) else stats.mean_sq
+
+
+def mean_of(stats: ParamStats | None) -> float:
+    return 0.0 if stats is None or math.isnan(stats.mean) else stats.mean

@@ -1,0 +1,290 @@
+"""Op rules for functional calls: add, mul, div, matmul, reductions, concatenation, masks and elementwise maths.
+
+Products assume their factors independent (E[(ab)²] = E[a²]E[b²]); a quantity computed by
+reducing many elements (``x.pow(2).mean(-1)``) is nearly constant per sample, which is what
+makes hand-written RMSNorm/LayerNorm come out right through these rules.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import torch
+
+from gradlint.estimate.context import Backward, OpContext, numel, ratio
+from gradlint.estimate.attention import mix_values, mix_values_backward
+from gradlint.estimate.gaussian import expect
+from gradlint.estimate.layers import IdentityOp, Op
+from gradlint.estimate.signal import Signal, clamp
+
+
+def _scalars(ctx: OpContext) -> list[float]:
+    return [float(s) for s in ctx.attrs.get("scalars", ()) if isinstance(s, int | float) and not isinstance(s, bool)]
+
+
+class AddOp(Op):
+    """``a + b``, ``a - b`` (tensors, parameters or scalars): second moments add for independent terms."""
+
+    def __init__(self, subtract: bool = False) -> None:
+        self.sign = -1.0 if subtract else 1.0
+
+    def forward(self, ctx: OpContext) -> Signal:
+        signals = [s for s in ctx.inputs if s is not None]
+        live = [s for s in signals if not s.constant]
+        constants = [s for s in signals if s.constant]
+        scalars = _scalars(ctx)
+        if not live:
+            return Signal(q=0.0, constant=True)
+        total = live[0]
+        mean, q, shared, pos = total.mean, total.q, total.shared, total.pos_shared
+        for other in live[1:]:
+            m = self.sign * other.mean
+            q += other.q + 2 * mean * m
+            shared += other.shared + 2 * mean * m
+            pos += other.pos_shared + 2 * mean * m
+            mean += m
+        for c in scalars:
+            c *= self.sign
+            q += 2 * mean * c + c * c
+            shared += 2 * mean * c + c * c
+            pos += 2 * mean * c + c * c
+            mean += c
+        # adding an additive attention mask (-inf above the diagonal) makes the logits causal
+        causal = total.causal or any(s.causal for s in live) or bool(constants)
+        return clamp(Signal(q=q, mean=mean, shared=shared, pos_shared=pos, causal=causal))
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        result = Backward()
+        for index, signal in enumerate(ctx.inputs):
+            if signal is not None and not signal.constant:
+                result.inputs[index] = g * ratio(ctx.node.shape, ctx.input_shape(index))
+                stats = ctx.param_input(index)
+                if stats is not None:
+                    result.weights[stats.name] = g * ratio(ctx.node.shape, stats.shape)
+        return result
+
+
+class MulOp(Op):
+    """``a * b`` (gates, layer scale, normalisation by a reduced statistic) and ``a / b``."""
+
+    def __init__(self, divide: bool = False) -> None:
+        self.divide = divide
+
+    def _factors(self, ctx: OpContext) -> list[tuple[int, Signal]]:
+        factors = []
+        live = ctx.signal_inputs()
+        for position, (index, signal) in enumerate(live):
+            if self.divide and position == 1:
+                if signal.within > 0.05 * signal.q:
+                    self.uncertain = "division by a varying tensor: approximated by its second moment"
+                inverse_q = 1.0 / max(signal.q, 1e-30)
+                signal = Signal(q=inverse_q, mean=(1.0 / signal.mean) if signal.mean else 0.0, shared=inverse_q, pos_shared=inverse_q)
+            factors.append((index, signal))
+        return factors
+
+    def _scale(self, ctx: OpContext) -> float:
+        scale = 1.0
+        for c in _scalars(ctx):
+            scale = scale / c if self.divide else scale * c
+        return scale
+
+    def forward(self, ctx: OpContext) -> Signal:
+        factors = self._factors(ctx)
+        scale = self._scale(ctx)
+        if not factors:
+            return Signal(q=0.0, constant=True)
+        q, mean, shared, pos = 1.0, 1.0, 1.0, 1.0
+        for _, signal in factors:
+            q *= signal.q
+            mean *= signal.mean
+            shared *= signal.shared
+            pos *= signal.pos_shared
+        first = factors[0][1]
+        masked = any(s is not None and s.constant for s in ctx.inputs)
+        sq = scale * scale
+        return clamp(Signal(q=q * sq, mean=mean * scale, shared=shared * sq, pos_shared=pos * sq, causal=first.causal or masked))
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        factors = self._factors(ctx)
+        scale_sq = self._scale(ctx) ** 2
+        result = Backward()
+        for index, signal in factors:
+            others = math.prod(s.q for i, s in factors if i != index)
+            if self.divide and factors and index != factors[0][0]:
+                # d(a/b)/db = -a/b²: second moment E[a²]·E[1/b⁴] ≈ E[a²]/E[b²]²
+                b_q = 1.0 / max(signal.q, 1e-30)
+                contribution = g * scale_sq * factors[0][1].q / (b_q * b_q)
+            else:
+                contribution = g * scale_sq * others
+            covered = ratio(ctx.node.shape, ctx.input_shape(index))
+            result.inputs[index] = contribution * covered
+            others_pos = math.prod(s.pos_shared for i, s in factors if i != index)
+            result.shared_inputs[index] = ctx.g_pos * scale_sq * others_pos * covered
+            stats = ctx.param_input(index)
+            if stats is not None:
+                result.weights[stats.name] = contribution * covered
+        return result
+
+
+class MatmulOp(Op):
+    """``A @ B`` / ``bmm`` / ``mm`` with activations or parameters on either side."""
+
+    def _dims(self, ctx: OpContext) -> tuple[int, int, int]:
+        a, b = ctx.input_shape(0) or (1,), ctx.input_shape(1) or (1,)
+        k = a[-1]
+        m = a[-2] if len(a) >= 2 else 1
+        n = b[-1] if len(b) >= 2 else 1
+        return m, k, n
+
+    def forward(self, ctx: OpContext) -> Signal:
+        a = ctx.inputs[0] or Signal(q=0.0)
+        b = ctx.inputs[1] if len(ctx.inputs) > 1 and ctx.inputs[1] is not None else Signal(q=0.0)
+        _, k, _ = self._dims(ctx)
+        mean = k * a.mean * b.mean
+        if a.probabilities:
+            # attention weights times values: the part of V shared across positions survives the average
+            ctx.cache["concentration"] = k * a.q
+            return mix_values(b, k * a.q, k)
+        cross = k * max(k - 1, 0) * a.mean * a.mean * b.mean * b.mean
+        q = k * a.q * b.q + cross
+        shared = k * a.shared * b.shared + cross
+        pos = k * a.pos_shared * b.pos_shared + cross
+        return clamp(Signal(q=q, mean=mean, shared=shared, pos_shared=pos))
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        a = ctx.inputs[0] or Signal(q=0.0)
+        b = ctx.inputs[1] if len(ctx.inputs) > 1 and ctx.inputs[1] is not None else Signal(q=0.0)
+        _, k, n = self._dims(ctx)
+        b_shape = ctx.input_shape(1)
+        out_rows = numel(ctx.node.shape) / max(n, 1)  # all rows of the output, batch included
+        result = Backward()
+        if a.probabilities:
+            queries = (ctx.input_shape(0) or (1, 1))[-2]
+            s = ctx.cache["concentration"]
+            g_v, g_v_pos = mix_values_backward(g, ctx.g_pos, s, queries, k)
+            g_p = n * g * b.within_positions
+            return Backward(inputs={0: g_p, 1: g_v}, shared_inputs={0: 0.0, 1: g_v_pos})
+        # δA = δY Bᵀ: each entry sums n terms; δB = Aᵀ δY: each entry sums over every output row that uses it.
+        g_a = n * g * b.q
+        g_b = g * a.q * out_rows * k * n / max(numel(b_shape), 1)
+        result.inputs[0] = g_a
+        if len(ctx.inputs) > 1:
+            result.inputs[1] = g_b
+        for index, value in ((0, g_a), (1, g_b)):
+            stats = ctx.param_input(index)
+            if stats is not None:
+                result.weights[stats.name] = value
+        return result
+
+
+class ReduceOp(Op):
+    """``mean``/``sum`` over dimensions: many elements averaged become nearly constant per sample."""
+
+    def __init__(self, total: bool = False) -> None:
+        self.total = total
+
+    def forward(self, ctx: OpContext) -> Signal:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        count = max(ratio(ctx.input_shape(0), ctx.node.shape), 1.0)
+        q = x.pos_shared + x.within_positions / count
+        signal = Signal(q=q, mean=x.mean, shared=x.shared, pos_shared=q)
+        return clamp(signal.scaled(count * count, count) if self.total else signal)
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        count = max(ratio(ctx.input_shape(0), ctx.node.shape), 1.0)
+        value = g if self.total else g / (count * count)
+        # every reduced element receives the same gradient: it is shared across them
+        return Backward(inputs={0: value}, shared_inputs={0: value})
+
+
+class PowOp(Op):
+    """``x ** p``, ``x.square()``, ``sqrt``/``rsqrt`` of nearly constant statistics."""
+
+    def __init__(self, exponent: float | None = None) -> None:
+        self.exponent = exponent
+
+    def _p(self, ctx: OpContext) -> float:
+        if self.exponent is not None:
+            return self.exponent
+        scalars = _scalars(ctx)
+        return scalars[0] if scalars else 2.0
+
+    def forward(self, ctx: OpContext) -> Signal:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        p = self._p(ctx)
+        if x.within <= 0.05 * x.q and x.q > 0:
+            # nearly constant (a reduced statistic): apply the power to its value
+            value = math.sqrt(x.q)
+            return Signal(q=value ** (2 * p), mean=value**p, shared=value ** (2 * p), pos_shared=value ** (2 * p))
+        if p == 2.0:
+            variance = max(x.q - x.mean * x.mean, 0.0)
+            # Gaussian: E[x⁴] = 3σ⁴ + 6σ²μ² + μ⁴
+            q = 3 * variance**2 + 6 * variance * x.mean**2 + x.mean**4
+            # every unit's x² has mean ≈ q: the square is mostly shared across samples
+            return clamp(Signal(q=q, mean=x.q, shared=x.q * x.q, pos_shared=x.q * x.q))
+        self.uncertain = f"pow with exponent {p:g} of a varying tensor: Gaussian moments by quadrature"
+        mean_value, second, _ = expect(lambda t: t.abs() ** p, x.mean, max(x.q - x.mean**2, 0.0))
+        return clamp(Signal(q=second, mean=mean_value, shared=mean_value * mean_value, pos_shared=mean_value * mean_value))
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        p = self._p(ctx)
+        # d(x^p)/dx = p·x^(p-1): E[(p x^(p-1))²] ≈ p²·q^(p-1)
+        return Backward(inputs={0: g * p * p * max(x.q, 1e-30) ** (p - 1)})
+
+
+class ElementwiseOp(Op):
+    """exp, log, abs, neg, ... by Gaussian quadrature of the function and its slope."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def forward(self, ctx: OpContext) -> Signal:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        fn = _ELEMENTWISE.get(self.name)
+        if fn is None:
+            self.uncertain = f"no rule for {self.name!r}: assumed gain 1"
+            return x
+        mean, second, slope = expect(fn, x.mean, max(x.q - x.mean * x.mean, 0.0))
+        ctx.cache["slope"] = slope
+        return clamp(Signal(q=second, mean=mean, shared=mean * mean, pos_shared=mean * mean))
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        return Backward(inputs={0: g * ctx.cache.get("slope", 1.0)})
+
+
+_ELEMENTWISE = {"exp": torch.exp, "abs": torch.abs, "neg": torch.neg, "erf": torch.erf, "cos": torch.cos, "sin": torch.sin}
+
+
+class ConcatOp(Op):
+    """``torch.cat``/``stack``: the output mixes its inputs by size; each input keeps its own gradient."""
+
+    def forward(self, ctx: OpContext) -> Signal:
+        live = ctx.signal_inputs()
+        if not live:
+            return Signal(q=0.0, constant=True)
+        sizes = [numel(ctx.input_shape(i)) for i, _ in live]
+        total = sum(sizes) or 1
+        q = sum(s.q * n for (_, s), n in zip(live, sizes)) / total
+        mean = sum(s.mean * n for (_, s), n in zip(live, sizes)) / total
+        shared = sum(s.shared * n for (_, s), n in zip(live, sizes)) / total
+        pos = sum(s.pos_shared * n for (_, s), n in zip(live, sizes)) / total
+        return clamp(Signal(q=q, mean=mean, shared=shared, pos_shared=pos))
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        return Backward(inputs={i: g for i, _ in ctx.signal_inputs()})
+
+
+class MaskOp(IdentityOp):
+    """``masked_fill``/``where`` with a constant mask: values pass, masked logits make the softmax causal."""
+
+    def forward(self, ctx: OpContext) -> Signal:
+        signal = super().forward(ctx)
+        masked = any(s is not None and s.constant for s in ctx.inputs)
+        return replace(signal, causal=signal.causal or masked)
+
+
+class DetachOp(IdentityOp):
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        return Backward()

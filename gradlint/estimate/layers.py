@@ -1,0 +1,399 @@
+"""Op rules for layers: Linear (and HF Conv1D), Conv/ConvTranspose, norms, activations, dropout, pooling, embedding.
+
+Each rule maps input ``Signal``s to the output ``Signal`` (forward) and the output's gradient
+variance per element ``g`` to its inputs' and weights' (backward), following DESIGN §3:
+``q_out = fan_in·E[W²]·q_in + E[b²]``, ``g_in = fan_out_eff·E[W²]·g_out``, and a weight's
+gradient ``E[(∂L/∂W)²] = N·g_out·q_in`` over the N positions it is applied at.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+from gradlint.estimate.context import Backward, OpContext, mean_of, mean_sq, numel, ratio, weight_gradient_sq
+from gradlint.estimate.gaussian import activation_function, expected_max_square, moments
+from gradlint.estimate.signal import Signal, clamp
+from gradlint.types import ParamStats
+
+
+class Op:
+    """An op rule. ``uncertain`` is set when the rule had to guess, with the reason."""
+
+    uncertain: str | None = None
+
+    def forward(self, ctx: OpContext) -> Signal:
+        raise NotImplementedError
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        raise NotImplementedError
+
+
+def affine_forward(x: Signal, fan_in: float, w: ParamStats | None, b: ParamStats | None, coverage: float = 1.0) -> Signal:
+    """y = W x + b with W's entries independent of x: second moment, mean and the per-unit shared part."""
+    w_sq, w_mean = mean_sq(w), mean_of(w)
+    b_sq, b_mean = mean_sq(b), mean_of(b)
+    taps = fan_in * coverage
+    # Off-diagonal terms: E[W_ij W_ik] ≈ mean(W)² and E[x_j x_k] ≈ mean(x)² for j ≠ k.
+    cross = taps * max(taps - 1, 0.0) * w_mean * w_mean * x.mean * x.mean
+    mean = taps * w_mean * x.mean + b_mean
+    q = taps * w_sq * x.q + cross + b_sq + 2 * b_mean * taps * w_mean * x.mean
+    shared = q - taps * w_sq * x.within
+    pos_shared = q - taps * w_sq * x.within_positions
+    return clamp(Signal(q=q, mean=mean, shared=shared, pos_shared=pos_shared))
+
+
+class LinearOp(Op):
+    """nn.Linear, transformers' Conv1D (weight stored in×out), and F.linear with a parameter weight."""
+
+    def __init__(self, weight_name: str | None = None, bias_name: str | None = None) -> None:
+        self.weight_name = weight_name
+        self.bias_name = bias_name
+
+    def _params(self, ctx: OpContext) -> tuple[ParamStats | None, ParamStats | None]:
+        if self.weight_name is not None:
+            return ctx.graph.params.get(self.weight_name), ctx.graph.params.get(self.bias_name or "")
+        return ctx.param("weight"), ctx.param("bias")
+
+    def _fans(self, ctx: OpContext, weight: ParamStats | None) -> tuple[int, int]:
+        if "in_features" in ctx.attrs and "out_features" in ctx.attrs:
+            return int(ctx.attrs["in_features"]), int(ctx.attrs["out_features"])
+        if weight is not None and len(weight.shape) == 2:
+            return weight.shape[1], weight.shape[0]
+        shape_in, shape_out = ctx.input_shape(0), ctx.node.shape
+        return (shape_in[-1] if shape_in else 1), (shape_out[-1] if shape_out else 1)
+
+    def forward(self, ctx: OpContext) -> Signal:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        weight, bias = self._params(ctx)
+        fan_in, _ = self._fans(ctx, weight)
+        return affine_forward(x, fan_in, weight, bias)
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        weight, bias = self._params(ctx)
+        fan_in, fan_out = self._fans(ctx, weight)
+        positions = numel(ctx.input_shape(0)) / max(fan_in, 1)
+        result = Backward(inputs={0: fan_out * mean_sq(weight) * g})
+        if weight is not None:
+            result.weights[weight.name] = weight_gradient_sq(positions, ctx.batch, g, ctx.g_pos, x, ctx.centered)
+        return result
+
+
+def _pairs(length_in: int, length_out: int, kernel: int, stride: int, padding: int, dilation: int, transposed: bool) -> int:
+    """Valid (output position, tap) pairs along one dimension; zero padding makes border taps invalid."""
+    count = 0
+    if transposed:
+        for i in range(length_in):
+            for k in range(kernel):
+                o = i * stride - padding + k * dilation
+                count += 0 <= o < length_out
+        return count
+    for o in range(length_out):
+        for k in range(kernel):
+            i = o * stride - padding + k * dilation
+            count += 0 <= i < length_in
+    return count
+
+
+class ConvOp(Op):
+    """nn.Conv1d/2d/3d and nn.ConvTranspose*: the linear rule with the taps that really hit the input."""
+
+    def _geometry(self, ctx: OpContext) -> dict[str, Any]:
+        if "geometry" in ctx.cache:
+            return ctx.cache["geometry"]
+        attrs = ctx.attrs
+        shape_in, shape_out = ctx.input_shape(0), ctx.node.shape
+        kernel = tuple(attrs.get("kernel_size", (1,)))
+        dims = len(kernel)
+        stride = tuple(attrs.get("stride", (1,) * dims))
+        dilation = tuple(attrs.get("dilation", (1,) * dims))
+        padding_attr = attrs.get("padding", (0,) * dims)
+        if isinstance(padding_attr, str):
+            padding = tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation)) if padding_attr == "same" else (0,) * dims
+        else:
+            padding = tuple(padding_attr)
+        groups = int(attrs.get("groups", 1))
+        transposed = bool(attrs.get("transposed", False))
+        zero_padded = attrs.get("padding_mode", "zeros") == "zeros"
+        pairs = []
+        if shape_in is not None and shape_out is not None and len(shape_in) >= dims + 1 and len(shape_out) >= dims + 1:
+            for d in range(dims):
+                length_in, length_out = shape_in[-dims + d], shape_out[-dims + d]
+                if zero_padded:
+                    pairs.append(_pairs(length_in, length_out, kernel[d], stride[d], padding[d], dilation[d], transposed))
+                else:
+                    pairs.append((length_in if transposed else length_out) * kernel[d])
+            lengths_in = shape_in[-dims:]
+            lengths_out = shape_out[-dims:]
+            batch = numel(shape_in[: -dims - 1])
+        else:
+            self.uncertain = "convolution without traced shapes: assumed every tap valid"
+            pairs = list(kernel)
+            lengths_in = lengths_out = (1,) * dims
+            batch = 1
+        geometry = {
+            "kernel": kernel,
+            "pairs": pairs,
+            "lengths_in": lengths_in,
+            "lengths_out": lengths_out,
+            "batch": batch,
+            "groups": groups,
+            "transposed": transposed,
+            "in_channels": int(attrs.get("in_channels", 1)),
+            "out_channels": int(attrs.get("out_channels", 1)),
+        }
+        ctx.cache["geometry"] = geometry
+        return geometry
+
+    def forward(self, ctx: OpContext) -> Signal:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        geo = self._geometry(ctx)
+        per_output = math.prod(p / l for p, l in zip(geo["pairs"], geo["lengths_out"]))
+        fan_in_taps = geo["in_channels"] / geo["groups"] * per_output
+        full = geo["in_channels"] / geo["groups"] * math.prod(geo["kernel"])
+        return affine_forward(x, full, ctx.param("weight"), ctx.param("bias"), coverage=fan_in_taps / max(full, 1e-12))
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        geo = self._geometry(ctx)
+        weight = ctx.param("weight")
+        per_input = math.prod(p / l for p, l in zip(geo["pairs"], geo["lengths_in"]))
+        fan_out_eff = geo["out_channels"] / geo["groups"] * per_input
+        result = Backward(inputs={0: fan_out_eff * mean_sq(weight) * g})
+        if weight is not None:
+            uses = geo["batch"] * math.prod(p / k for p, k in zip(geo["pairs"], geo["kernel"]))
+            result.weights[weight.name] = weight_gradient_sq(uses, ctx.batch, g, ctx.g_pos, x, ctx.centered)
+        return result
+
+
+class BatchNormOp(Op):
+    """Train-mode BatchNorm: normalises each channel over the batch (and positions), removing the shared part."""
+
+    def forward(self, ctx: OpContext) -> Signal:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        gamma, beta = ctx.param("weight"), ctx.param("bias")
+        gamma_sq = mean_sq(gamma) if gamma is not None else 1.0
+        beta_sq = mean_sq(beta)
+        eps = float(ctx.attrs.get("eps", 1e-5))
+        within = x.within
+        normalised = within / (within + eps)
+        pos_shared = gamma_sq * max(x.pos_shared - x.shared, 0.0) / (within + eps) + beta_sq
+        return clamp(Signal(q=gamma_sq * normalised + beta_sq, mean=mean_of(beta), shared=beta_sq, pos_shared=pos_shared))
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        gamma = ctx.param("weight")
+        gamma_sq = mean_sq(gamma) if gamma is not None else 1.0
+        eps = float(ctx.attrs.get("eps", 1e-5))
+        shape = ctx.input_shape(0)
+        channels = shape[1] if shape and len(shape) > 1 else 1
+        per_channel = numel(shape) / max(channels, 1)
+        # The backward projects out the mean and the normalised input: 2 of N directions per channel.
+        projection = max(1 - 2 / per_channel, 0.0) if per_channel > 2 else 0.0
+        return Backward(inputs={0: g * gamma_sq / (x.within + eps) * projection}, centered=True)
+
+
+class FeatureNormOp(Op):
+    """LayerNorm, GroupNorm, InstanceNorm and RMSNorm: normalise each sample over its features."""
+
+    def __init__(self, subtract_mean: bool = True) -> None:
+        self.subtract_mean = subtract_mean
+
+    def _scale(self, ctx: OpContext, x: Signal) -> tuple[float, float]:
+        eps = ctx.attrs.get("eps")
+        eps = float(eps) if isinstance(eps, int | float) else 1e-5
+        variance = x.q - x.mean * x.mean if self.subtract_mean else x.q
+        return max(variance, 0.0), eps
+
+    def _group_size(self, ctx: OpContext) -> int:
+        shape = ctx.input_shape(0) or ()
+        normalized = ctx.attrs.get("normalized_shape")
+        if isinstance(normalized, tuple) and normalized:
+            return numel(tuple(normalized))
+        if "num_groups" in ctx.attrs and len(shape) > 1:
+            return numel(shape[1:]) // max(int(ctx.attrs["num_groups"]), 1)
+        if len(shape) > 2 and ctx.node.module_type and "Instance" in ctx.node.module_type:
+            return numel(shape[2:])
+        return shape[-1] if shape else 1
+
+    def forward(self, ctx: OpContext) -> Signal:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        gamma, beta = ctx.param("weight"), ctx.param("bias")
+        gamma_sq = mean_sq(gamma) if gamma is not None else 1.0
+        beta_sq, beta_mean = mean_sq(beta), mean_of(beta)
+        variance, eps = self._scale(ctx, x)
+        scale = 1.0 / (variance + eps)
+        centred_q = (x.q - x.mean * x.mean) if self.subtract_mean else x.q
+        centred_shared = (x.shared - x.mean * x.mean) if self.subtract_mean else x.shared
+        centred_pos = (x.pos_shared - x.mean * x.mean) if self.subtract_mean else x.pos_shared
+        mean = beta_mean + (0.0 if self.subtract_mean else mean_of(gamma) * x.mean * math.sqrt(scale))
+        return clamp(
+            Signal(
+                q=gamma_sq * centred_q * scale + beta_sq,
+                mean=mean,
+                shared=gamma_sq * centred_shared * scale + beta_sq,
+                pos_shared=gamma_sq * centred_pos * scale + beta_sq,
+            )
+        )
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        gamma = ctx.param("weight")
+        gamma_sq = mean_sq(gamma) if gamma is not None else 1.0
+        variance, eps = self._scale(ctx, x)
+        size = self._group_size(ctx)
+        removed = 2 if self.subtract_mean else 1
+        projection = max(1 - removed / size, 0.0) if size > removed else 0.0
+        return Backward(inputs={0: g * gamma_sq / (variance + eps) * projection})
+
+
+class ActivationOp(Op):
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _moments(self, ctx: OpContext, x: Signal):  # noqa: ANN202 - Moments | None
+        return moments(self.name, ctx.attrs, x.mean, x.q, x.shared)
+
+    def forward(self, ctx: OpContext) -> Signal:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        found = self._moments(ctx, x)
+        if found is None:
+            self.uncertain = f"activation {self.name!r} has no mean-field rule: assumed gain 1"
+            return x
+        ctx.cache["moments"] = found
+        by_position = moments(self.name, ctx.attrs, x.mean, x.q, x.pos_shared)
+        return clamp(
+            Signal(
+                q=found.second,
+                mean=found.mean,
+                shared=found.shared,
+                pos_shared=by_position.shared if by_position is not None else found.shared,
+                pre_activation=(self.name, x.mean, x.q),
+            )
+        )
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        found = ctx.cache.get("moments")
+        if found is None:
+            return Backward(inputs={0: g})
+        # δ·φ'(x): the position-shared part of δ is scaled by the mean slope, the rest by its second moment
+        return Backward(inputs={0: g * found.slope_sq}, shared_inputs={0: ctx.g_pos * found.slope_mean**2})
+
+
+class GluOp(Op):
+    """GLU: a ⊙ σ(b) over the two halves of the last dimension."""
+
+    def forward(self, ctx: OpContext) -> Signal:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        gate = moments("sigmoid", {}, x.mean, x.q, x.shared)
+        ctx.cache["gate"] = gate
+        return clamp(
+            Signal(q=x.q * gate.second, mean=x.mean * gate.mean, shared=x.shared * gate.shared, pos_shared=x.pos_shared * gate.shared)
+        )
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        gate = ctx.cache["gate"]
+        # each input element sits in one half: average the value half's and the gate half's gradients
+        return Backward(inputs={0: g * (gate.second + x.q * gate.slope_sq) / 2})
+
+
+class DropoutOp(Op):
+    """Dropout in train mode (the protocol's mode): scales kept units by 1/(1-p)."""
+
+    def _p(self, ctx: OpContext) -> float:
+        attrs = ctx.attrs
+        if "p" in attrs:
+            return float(attrs["p"])
+        scalars = [s for s in attrs.get("scalars", ()) if isinstance(s, float)]
+        training = attrs.get("training", attrs.get("train", True))
+        if training is False:
+            return 0.0
+        return scalars[0] if scalars else 0.5
+
+    def forward(self, ctx: OpContext) -> Signal:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        p = self._p(ctx)
+        if p >= 1.0:
+            return Signal(q=0.0)
+        return clamp(replace(x, q=x.q / (1 - p), pre_activation=None))
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        p = self._p(ctx)
+        # the mask averages out of the position-shared part: E[mask/(1-p)] = 1
+        return Backward(inputs={0: g / (1 - p) if p < 1 else 0.0}, shared_inputs={0: ctx.g_pos if p < 1 else 0.0})
+
+
+class PoolOp(Op):
+    """Max and average pooling (fixed or adaptive windows); ``mean`` over dimensions too."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def _window(self, ctx: OpContext) -> float:
+        kernel = ctx.attrs.get("kernel_size")
+        if isinstance(kernel, tuple) and kernel and self.kind == "max" and "output_size" not in ctx.attrs:
+            return float(math.prod(kernel))
+        if isinstance(kernel, int) and self.kind == "max":
+            shape = ctx.input_shape(0) or ()
+            return float(kernel ** max(len(shape) - 2, 1))
+        return max(ratio(ctx.input_shape(0), ctx.node.shape), 1.0)
+
+    def forward(self, ctx: OpContext) -> Signal:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        window = self._window(ctx)
+        if self.kind == "max":
+            fn, mean, q = None, x.mean, x.q
+            if x.pre_activation is not None:
+                name, mean, q = x.pre_activation
+                fn = activation_function(name, {})
+            second = expected_max_square(int(round(window)), mean, max(q - mean * mean, 0.0), fn)
+            return clamp(Signal(q=second, mean=x.mean, shared=min(x.shared, second), pos_shared=min(x.pos_shared, second)))
+        return clamp(Signal(q=x.pos_shared + x.within_positions / window, mean=x.mean, shared=x.shared, pos_shared=x.pos_shared))
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        covered = ratio(ctx.node.shape, ctx.input_shape(0))
+        if self.kind == "max":
+            return Backward(inputs={0: g * covered})
+        return Backward(inputs={0: g * covered / self._window(ctx)})
+
+
+class EmbeddingOp(Op):
+    """Looks rows up by integer ids: the output has the table's statistics; ids take no gradient."""
+
+    def forward(self, ctx: OpContext) -> Signal:
+        table = ctx.param_input(1) if ctx.node.op == "call_function" else ctx.param("weight")
+        if table is None:
+            self.uncertain = "embedding table not found"
+            return Signal(q=1.0)
+        common = mean_of(table) ** 2
+        return clamp(Signal(q=mean_sq(table), mean=mean_of(table), shared=common, pos_shared=common))
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        return Backward()
+
+
+class IdentityOp(Op):
+    """Reshapes, permutes, copies, casts, slices: statistics pass; a slice or broadcast rescales the gradient."""
+
+    def forward(self, ctx: OpContext) -> Signal:
+        signals = ctx.signal_inputs()
+        if not signals:
+            return ctx.inputs[0] if ctx.inputs and ctx.inputs[0] is not None else Signal(q=0.0, constant=True)
+        return signals[0][1]
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        signals = ctx.signal_inputs()
+        if not signals:
+            return Backward()
+        index = signals[0][0]
+        return Backward(inputs={index: g * ratio(ctx.node.shape, ctx.input_shape(index))})
+
+
+class OpaqueOp(IdentityOp):
+    """An op without a rule: gain 1, and the report says so."""
+
+    def __init__(self, reason: str) -> None:
+        self.uncertain = reason

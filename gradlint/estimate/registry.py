@@ -1,0 +1,223 @@
+"""Which op rule applies to a node."""
+
+from __future__ import annotations
+
+from gradlint.estimate.attention import MultiheadAttentionOp, SdpaOp, SoftmaxOp
+from gradlint.estimate.functions import (
+    AddOp,
+    ConcatOp,
+    DetachOp,
+    ElementwiseOp,
+    MaskOp,
+    MatmulOp,
+    MulOp,
+    PowOp,
+    ReduceOp,
+)
+from gradlint.estimate.layers import (
+    ActivationOp,
+    BatchNormOp,
+    ConvOp,
+    DropoutOp,
+    EmbeddingOp,
+    FeatureNormOp,
+    GluOp,
+    IdentityOp,
+    LinearOp,
+    Op,
+    OpaqueOp,
+    PoolOp,
+)
+from gradlint.estimate.recurrent import RecurrentOp
+from gradlint.types import LayerNode, ModelGraph
+
+_BATCH_NORMS = ("BatchNorm", "SyncBatchNorm")
+
+_FUNCTION_RULES = {
+    "add": lambda: AddOp(),
+    "add_": lambda: AddOp(),
+    "iadd": lambda: AddOp(),
+    "__add__": lambda: AddOp(),
+    "__radd__": lambda: AddOp(),
+    "__iadd__": lambda: AddOp(),
+    "sub": lambda: AddOp(subtract=True),
+    "__sub__": lambda: AddOp(subtract=True),
+    "rsub": lambda: AddOp(subtract=True),
+    "mul": lambda: MulOp(),
+    "mul_": lambda: MulOp(),
+    "__mul__": lambda: MulOp(),
+    "__rmul__": lambda: MulOp(),
+    "imul": lambda: MulOp(),
+    "truediv": lambda: MulOp(divide=True),
+    "div": lambda: MulOp(divide=True),
+    "__truediv__": lambda: MulOp(divide=True),
+    "matmul": lambda: MatmulOp(),
+    "__matmul__": lambda: MatmulOp(),
+    "bmm": lambda: MatmulOp(),
+    "mm": lambda: MatmulOp(),
+    "softmax": lambda: SoftmaxOp(),
+    "_softmax": lambda: SoftmaxOp(),
+    "log_softmax": lambda: SoftmaxOp(log=True),
+    "_log_softmax": lambda: SoftmaxOp(log=True),
+    "scaled_dot_product_attention": lambda: SdpaOp(),
+    "mean": lambda: ReduceOp(),
+    "sum": lambda: ReduceOp(total=True),
+    "avg_pool1d": lambda: PoolOp("avg"),
+    "avg_pool2d": lambda: PoolOp("avg"),
+    "avg_pool3d": lambda: PoolOp("avg"),
+    "adaptive_avg_pool1d": lambda: PoolOp("avg"),
+    "adaptive_avg_pool2d": lambda: PoolOp("avg"),
+    "adaptive_avg_pool3d": lambda: PoolOp("avg"),
+    "max_pool1d": lambda: PoolOp("max"),
+    "max_pool2d": lambda: PoolOp("max"),
+    "max_pool3d": lambda: PoolOp("max"),
+    "max_pool2d_with_indices": lambda: PoolOp("max"),
+    "adaptive_max_pool2d": lambda: PoolOp("max"),
+    "pow": lambda: PowOp(),
+    "__pow__": lambda: PowOp(),
+    "square": lambda: PowOp(2.0),
+    "sqrt": lambda: PowOp(0.5),
+    "rsqrt": lambda: PowOp(-0.5),
+    "reciprocal": lambda: PowOp(-1.0),
+    "cat": lambda: ConcatOp(),
+    "concat": lambda: ConcatOp(),
+    "stack": lambda: ConcatOp(),
+    "masked_fill": lambda: MaskOp(),
+    "masked_fill_": lambda: MaskOp(),
+    "where": lambda: MaskOp(),
+    "detach": lambda: DetachOp(),
+    "dropout": lambda: DropoutOp(),
+    "native_dropout": lambda: DropoutOp(),
+    "glu": lambda: GluOp(),
+    "embedding": lambda: EmbeddingOp(),
+    "exp": lambda: ElementwiseOp("exp"),
+    "abs": lambda: ElementwiseOp("abs"),
+    "neg": lambda: ElementwiseOp("neg"),
+    "erf": lambda: ElementwiseOp("erf"),
+    "cos": lambda: ElementwiseOp("cos"),
+    "sin": lambda: ElementwiseOp("sin"),
+}
+
+_PASS_THROUGH = frozenset(
+    {
+        "view",
+        "reshape",
+        "_unsafe_view",
+        "flatten",
+        "unflatten",
+        "permute",
+        "transpose",
+        "t",
+        "contiguous",
+        "unsqueeze",
+        "squeeze",
+        "expand",
+        "expand_as",
+        "clone",
+        "getitem",
+        "__getitem__",
+        "slice",
+        "select",
+        "narrow",
+        "split",
+        "chunk",
+        "split_with_sizes",
+        "unbind",
+        "alias",
+        "to",
+        "_to_copy",
+        "type",
+        "type_as",
+        "float",
+        "half",
+        "bfloat16",
+        "double",
+        "lift_fresh_copy",
+        "view_as",
+        "repeat",
+        "roll",
+        "flip",
+        "pad",
+        "constant_pad_nd",
+        "movedim",
+        "swapaxes",
+        "identity",
+        "dropout_",
+    }
+)
+
+# Ops that build tensors from sizes only (positions, masks): no signal, no gradient.
+_CONSTRUCTORS = frozenset(
+    {"arange", "ones", "zeros", "full", "empty", "ones_like", "zeros_like", "full_like", "tril", "triu", "eye", "randn", "rand", "new_ones", "new_zeros", "new_full", "scalar_tensor", "tensor", "linspace"}
+)
+
+
+def op_for(node: LayerNode, graph: ModelGraph) -> Op:
+    if node.op == "call_module":
+        return _module_op(node)
+    return _function_op(node, graph)
+
+
+def _module_op(node: LayerNode) -> Op:
+    role, kind = node.role, node.module_type or ""
+    if role == "linear":
+        return LinearOp()
+    if role == "conv":
+        return ConvOp()
+    if role == "activation":
+        if node.activation == "glu":
+            return GluOp()
+        return ActivationOp(node.activation or "identity")
+    if role == "normalization":
+        if any(kind.startswith(prefix) for prefix in _BATCH_NORMS):
+            return BatchNormOp()
+        if "RMSNorm" in kind:
+            return FeatureNormOp(subtract_mean=False)
+        if kind in ("LayerNorm", "GroupNorm") or kind.startswith("InstanceNorm"):
+            return FeatureNormOp()
+        return OpaqueOp(f"normalization layer {kind} has no rule: assumed gain 1")
+    if role == "dropout":
+        return DropoutOp()
+    if role == "pool":
+        return PoolOp("max" if "Max" in kind else "avg")
+    if role == "embedding":
+        if kind == "EmbeddingBag":
+            return OpaqueOp("EmbeddingBag: pooled lookups approximated by the table's statistics")
+        return EmbeddingOp()
+    if role == "recurrent":
+        return RecurrentOp()
+    if role == "attention":
+        return MultiheadAttentionOp()
+    if role == "softmax":
+        return SoftmaxOp(log=kind == "LogSoftmax")
+    if role == "reshape":
+        return IdentityOp()
+    return OpaqueOp(f"layer {kind} has no rule: assumed gain 1")
+
+
+def _function_op(node: LayerNode, graph: ModelGraph) -> Op:
+    name = node.target
+    if node.activation is not None:
+        if node.activation == "glu":
+            return GluOp()
+        return ActivationOp(node.activation)
+    if name in ("linear",):
+        return _functional_linear(node, graph)
+    if name in _FUNCTION_RULES:
+        return _FUNCTION_RULES[name]()
+    if name in _PASS_THROUGH:
+        return IdentityOp()
+    if name in _CONSTRUCTORS:
+        return IdentityOp()
+    return OpaqueOp(f"no rule for {name!r}: assumed gain 1")
+
+
+def _functional_linear(node: LayerNode, graph: ModelGraph) -> Op:
+    params = [graph.node(i).target for i in node.inputs[1:] if graph.node(i).op == "get_attr"]
+    weight = params[0] if params else None
+    bias = params[1] if len(params) > 1 else None
+    return LinearOp(weight, bias)
+
+
+def is_constructor(node: LayerNode) -> bool:
+    return node.op == "call_function" and node.target in _CONSTRUCTORS

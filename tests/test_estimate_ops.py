@@ -1,0 +1,770 @@
+"""One tiny model per op rule of the estimator: the prediction must match the probe (issue #4).
+
+Every case builds a small ordinary ``nn.Module`` (seeded), traces it through the public API,
+runs ``estimate(graph)`` and the reference protocol (``probe``), and asserts that each weight's
+predicted log10 gradient RMS is within ``TOLERANCE`` of the measured one, that weights the probe
+finds blocked (gradient exactly zero) are predicted blocked, and that no node fell back to a
+generic rule. Widths are >= 64 and batch x positions >= 256 so that finite-size noise stays well
+inside the tolerance; the probe's per-seed spread is checked too, so a failure means the rule.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gradlint.api import lint
+from gradlint.estimate import Estimates, estimate
+from gradlint.probe import ProbeResult, probe
+from gradlint.types import ModelGraph
+
+#: |predicted - probed| allowed per weight, in log10: issue #4's factor of 1.4 is log10(1.4) = 0.146.
+TOLERANCE = 0.15
+#: The probe's own spread over its seeds must be well inside the tolerance, or the case is too noisy to judge a rule.
+MAX_SEED_SPREAD = 0.1
+
+Case = Callable[[], tuple[nn.Module, tuple[Any, ...]]]
+CASES: dict[str, Case] = {}
+
+
+def case(name: str) -> Callable[[Case], Case]:
+    def register(fn: Case) -> Case:
+        CASES[name] = fn
+        return fn
+
+    return register
+
+
+def seeded(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    @functools.wraps(fn)
+    def build(*args: Any, **kwargs: Any) -> nn.Module:
+        torch.manual_seed(0)
+        return fn(*args, **kwargs)
+
+    return build
+
+
+def tokens(shape: tuple[int, ...], vocab: int) -> torch.Tensor:
+    return torch.randint(0, vocab, shape, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    # Tiny models run fastest on one thread; several threads on a busy machine spin for seconds.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# --------------------------------------------------------------------------- linear layers
+
+
+class MLP(nn.Module):
+    def __init__(self, widths: tuple[int, ...], act: Callable[[], nn.Module] = nn.ReLU) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.acts = nn.ModuleList(act() for _ in widths[2:])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer, act in zip(self.layers, self.acts):
+            x = act(layer(x))
+        return self.layers[-1](x)
+
+
+@case("linear")
+def _linear() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(MLP)((64, 128, 64)), (torch.randn(256, 64),)
+
+
+@case("linear-3d-input")
+def _linear_tokens() -> tuple[nn.Module, tuple[Any, ...]]:
+    # Positions beyond the batch: the weight gradient sums over batch x tokens, the loss divides by batch only.
+    return seeded(MLP)((64, 128, 64)), (torch.randn(16, 16, 64),)
+
+
+class HFConv1D(nn.Module):
+    """Hugging Face's ``Conv1D`` (GPT-2): a linear layer with its weight stored (in, out), applied with addmm."""
+
+    def __init__(self, nf: int, nx: int) -> None:
+        super().__init__()
+        self.nf = nf
+        self.nx = nx
+        self.weight = nn.Parameter(torch.empty(nx, nf))
+        self.bias = nn.Parameter(torch.zeros(nf))
+        nn.init.normal_(self.weight, std=0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size_out = x.size()[:-1] + (self.nf,)
+        x = torch.addmm(self.bias, x.view(-1, x.size(-1)), self.weight)
+        return x.view(size_out)
+
+
+class GPT2MLP(nn.Module):
+    def __init__(self, d: int = 64) -> None:
+        super().__init__()
+        self.c_fc = HFConv1D(4 * d, d)
+        self.c_proj = HFConv1D(d, 4 * d)
+        self.act = nn.GELU(approximate="tanh")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c_proj(self.act(self.c_fc(x)))
+
+
+@case("hf-conv1d")
+def _hf_conv1d() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(GPT2MLP)(), (torch.randn(16, 16, 64),)
+
+
+# --------------------------------------------------------------------------- convolutions
+
+
+class Conv1dNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = nn.Conv1d(32, 64, kernel_size=5, padding=2)
+        self.c2 = nn.Conv1d(64, 64, kernel_size=3, stride=2, padding=1)
+        self.c3 = nn.Conv1d(64, 32, kernel_size=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c3(torch.relu(self.c2(torch.relu(self.c1(x)))))
+
+
+@case("conv1d")
+def _conv1d() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(Conv1dNet)(), (torch.randn(16, 32, 64),)
+
+
+class Conv2dNet(nn.Module):
+    def __init__(self, **middle: Any) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(8, 64, 3, padding=1)
+        self.c2 = nn.Conv2d(64, 64, 3, **middle)
+        self.c3 = nn.Conv2d(64, 32, 1)
+        for conv in (self.c1, self.c2, self.c3):
+            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c3(F.relu(self.c2(F.relu(self.c1(x)))))
+
+
+CONV2D_VARIANTS: dict[str, dict[str, Any]] = {
+    "plain": {"padding": 1},
+    "stride2": {"stride": 2, "padding": 1},
+    "dilation2": {"dilation": 2, "padding": 2},
+    "groups4": {"groups": 4, "padding": 1},
+    "depthwise": {"groups": 64, "padding": 1},
+    "no-padding": {},
+}
+for _name, _kwargs in CONV2D_VARIANTS.items():
+    case(f"conv2d-{_name}")(lambda kw=_kwargs: (seeded(Conv2dNet)(**kw), (torch.randn(8, 8, 16, 16),)))
+
+
+class Conv3dNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = nn.Conv3d(4, 64, 3, padding=1)
+        self.c2 = nn.Conv3d(64, 32, 3, stride=2, padding=1)
+        self.c3 = nn.Conv3d(32, 8, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c3(torch.relu(self.c2(torch.relu(self.c1(x)))))
+
+
+@case("conv3d")
+def _conv3d() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(Conv3dNet)(), (torch.randn(4, 4, 12, 12, 12),)
+
+
+class Decoder(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = nn.Conv2d(8, 64, 4, stride=2, padding=1)
+        self.up = nn.ConvTranspose2d(64, 64, 4, stride=2, padding=1)
+        self.out = nn.Conv2d(64, 8, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.relu(self.up(torch.relu(self.down(x)))))
+
+
+@case("conv-transpose2d")
+def _conv_transpose() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(Decoder)(), (torch.randn(8, 8, 16, 16),)
+
+
+class EmbeddingHead(nn.Module):
+    def __init__(self, vocab: int = 1000, d: int = 64) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d)
+        self.fc = nn.Linear(d, 128)
+        self.head = nn.Linear(128, vocab)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.tanh(self.fc(self.embed(ids))))
+
+
+@case("embedding-linear")
+def _embedding() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(EmbeddingHead)(), (tokens((16, 16), 1000),)
+
+
+# --------------------------------------------------------------------------- activations
+
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.2),
+    "prelu": nn.PReLU,
+    "relu6": nn.ReLU6,
+    "elu": nn.ELU,
+    "selu": nn.SELU,
+    "celu": lambda: nn.CELU(alpha=0.5),
+    "gelu": nn.GELU,
+    "gelu_tanh": lambda: nn.GELU(approximate="tanh"),
+    "silu": nn.SiLU,
+    "mish": nn.Mish,
+    "softplus": nn.Softplus,
+    "hardswish": nn.Hardswish,
+    "hardtanh": nn.Hardtanh,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+}
+
+
+class ActivationMLP(nn.Module):
+    """4 linear layers of width 64 with the activation between them; std 1.5/sqrt(fan_in) puts
+    the pre-activations at q ~ 1-3, where every activation's curvature and kinks matter."""
+
+    def __init__(self, act: Callable[[], nn.Module], width: int = 64, depth: int = 4) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
+        self.acts = nn.ModuleList(act() for _ in range(depth - 1))
+        for layer in self.layers:
+            nn.init.normal_(layer.weight, std=1.5 / math.sqrt(width))
+            nn.init.normal_(layer.bias, std=0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer, act in zip(self.layers, self.acts):
+            x = act(layer(x))
+        return self.layers[-1](x)
+
+
+for _name, _act in ACTIVATIONS.items():
+    case(f"act-{_name}")(lambda a=_act: (seeded(ActivationMLP)(a), (torch.randn(256, 64),)))
+
+
+# --------------------------------------------------------------------------- normalisation, dropout
+
+
+class LinearBN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(64, 128)
+        self.bn1 = nn.BatchNorm1d(128)
+        self.fc2 = nn.Linear(128, 128)
+        self.bn2 = nn.BatchNorm1d(128)
+        self.fc3 = nn.Linear(128, 64)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.bn1(self.fc1(x)))
+        x = torch.relu(self.bn2(self.fc2(x)))
+        return self.fc3(x)
+
+
+@case("batchnorm1d")
+def _bn1d() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(LinearBN)(), (torch.randn(256, 64),)
+
+
+class ConvNorm(nn.Module):
+    def __init__(self, norm: Callable[[int], nn.Module]) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(8, 64, 3, padding=1, bias=False)
+        self.n1 = norm(64)
+        self.c2 = nn.Conv2d(64, 64, 3, padding=1, bias=False)
+        self.n2 = norm(64)
+        self.c3 = nn.Conv2d(64, 8, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.n1(self.c1(x)))
+        x = F.relu(self.n2(self.c2(x)))
+        return self.c3(x)
+
+
+@case("batchnorm2d")
+def _bn2d() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(ConvNorm)(nn.BatchNorm2d), (torch.randn(8, 8, 16, 16),)
+
+
+@case("groupnorm")
+def _groupnorm() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(ConvNorm)(lambda c: nn.GroupNorm(8, c)), (torch.randn(8, 8, 16, 16),)
+
+
+class TokenNorm(nn.Module):
+    """Linear (std 0.1, so the norm's input is not unit-scale) -> norm -> activation -> Linear."""
+
+    def __init__(self, norm: Callable[[int], nn.Module], act: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(64, 128)
+        self.norm = norm(128)
+        self.fc2 = nn.Linear(128, 64)
+        self.act = act
+        nn.init.normal_(self.fc1.weight, std=0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.norm(self.fc1(x))))
+
+
+@case("layernorm")
+def _layernorm() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(TokenNorm)(nn.LayerNorm, F.gelu), (torch.randn(16, 16, 64),)
+
+
+@case("rmsnorm")
+def _rmsnorm() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(TokenNorm)(nn.RMSNorm, F.silu), (torch.randn(16, 16, 64),)
+
+
+class DropoutMLP(nn.Module):
+    def __init__(self, p: float = 0.3) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(64, 128), nn.ReLU(), nn.Dropout(p), nn.Linear(128, 128), nn.ReLU(), nn.Dropout(p), nn.Linear(128, 64)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+@case("dropout")
+def _dropout() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(DropoutMLP)(), (torch.randn(256, 64),)
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+class PoolNet(nn.Module):
+    def __init__(self, pool: nn.Module) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(8, 64, 3, padding=1)
+        self.pool = pool
+        self.c2 = nn.Conv2d(64, 64, 3, padding=1)
+        self.fc = nn.Linear(64, 64)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(torch.relu(self.c1(x)))
+        x = torch.relu(self.c2(x))
+        return self.fc(x.permute(0, 2, 3, 1))
+
+
+POOLS: dict[str, Callable[[], nn.Module]] = {
+    "maxpool2d": lambda: nn.MaxPool2d(2),
+    "avgpool2d": lambda: nn.AvgPool2d(2),
+    "adaptive-avgpool2d": lambda: nn.AdaptiveAvgPool2d((4, 4)),
+}
+for _name, _pool in POOLS.items():
+    case(_name)(lambda p=_pool: (seeded(PoolNet)(p()), (torch.randn(32, 8, 16, 16),)))
+
+
+# --------------------------------------------------------------------------- shape ops
+
+
+class FlattenHead(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 64, 3, padding=1)
+        self.fc = nn.Linear(64 * 8 * 8, 64)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(torch.relu(self.conv(x)), 1))
+
+
+@case("flatten")
+def _flatten() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(FlattenHead)(), (torch.randn(256, 4, 8, 8),)
+
+
+class PermuteReshape(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inp = nn.Linear(64, 64)
+        self.conv = nn.Conv1d(64, 64, 3, padding=1)
+        self.out = nn.Linear(64 * 2, 64)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, _ = x.shape
+        h = torch.relu(self.inp(x)).permute(0, 2, 1)
+        h = torch.relu(self.conv(h)).transpose(1, 2)
+        return self.out(h.reshape(b, t // 2, 128))
+
+
+@case("permute-reshape")
+def _permute() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(PermuteReshape)(), (torch.randn(16, 32, 64),)
+
+
+class CatChunk(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(64, 128)
+        self.fc2 = nn.Linear(128, 64)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = self.fc1(x).chunk(2, dim=-1)
+        return self.fc2(torch.cat([torch.relu(a), torch.tanh(b)], dim=-1))
+
+
+@case("cat-chunk")
+def _cat_chunk() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(CatChunk)(), (torch.randn(256, 64),)
+
+
+class SplitBranches(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(64, 160)
+        self.left = nn.Linear(64, 64)
+        self.right = nn.Linear(96, 64)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p, q = torch.split(self.fc1(x), [64, 96], dim=-1)
+        return self.left(torch.relu(p)) + self.right(torch.sigmoid(q))
+
+
+@case("split")
+def _split() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(SplitBranches)(), (torch.randn(256, 64),)
+
+
+class SliceTokens(nn.Module):
+    """Reads the first token and every other token: the slices carry gradient, the rest is dropped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(64, 128)
+        self.cls = nn.Linear(128, 64)
+        self.tok = nn.Linear(128, 64)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.fc1(x))
+        first = self.cls(h[:, 0])
+        rest = self.tok(h[:, 1::2])
+        return torch.cat([first.unsqueeze(1), rest], dim=1)
+
+
+@case("slicing")
+def _slicing() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(SliceTokens)(), (torch.randn(64, 16, 64),)
+
+
+# --------------------------------------------------------------------------- residuals, products
+
+
+class ResidualMLP(nn.Module):
+    def __init__(self, width: int = 64, blocks: int = 4) -> None:
+        super().__init__()
+        self.fc1 = nn.ModuleList(nn.Linear(width, width) for _ in range(blocks))
+        self.fc2 = nn.ModuleList(nn.Linear(width, width) for _ in range(blocks))
+        self.head = nn.Linear(width, 32)
+        for layer in [*self.fc1, *self.fc2]:
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for a, b in zip(self.fc1, self.fc2):
+            x = x + b(torch.relu(a(x)))
+        return self.head(x)
+
+
+@case("residual-add")
+def _residual() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(ResidualMLP)(), (torch.randn(256, 64),)
+
+
+class Gate(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.value = nn.Linear(64, 128)
+        self.gate = nn.Linear(64, 128)
+        self.out = nn.Linear(128, 64)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.value(x) * torch.sigmoid(self.gate(x)))
+
+
+@case("mul-gate")
+def _gate() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(Gate)(), (torch.randn(256, 64),)
+
+
+class LayerScaleBlock(nn.Module):
+    def __init__(self, width: int = 64, init: float = 0.1) -> None:
+        super().__init__()
+        self.inp = nn.Linear(width, width)
+        self.fc1 = nn.Linear(width, 2 * width)
+        self.fc2 = nn.Linear(2 * width, width)
+        self.gamma = nn.Parameter(init * torch.ones(width))
+        self.head = nn.Linear(width, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.inp(x)
+        x = x + self.gamma * self.fc2(F.gelu(self.fc1(x)))
+        return self.head(x)
+
+
+@case("mul-layer-scale")
+def _layer_scale() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(LayerScaleBlock)(), (torch.randn(16, 16, 64),)
+
+
+class Bilinear(nn.Module):
+    """Products of two learned projections with matmul and bmm (the shape of attention without softmax)."""
+
+    def __init__(self, d: int = 64) -> None:
+        super().__init__()
+        self.a = nn.Linear(d, d)
+        self.b = nn.Linear(d, d)
+        self.c = nn.Linear(d, d)
+        self.out = nn.Linear(d, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scores = torch.bmm(self.a(x), self.b(x).transpose(1, 2)) / x.size(-1)
+        return self.out(torch.matmul(scores, self.c(x)))
+
+
+@case("matmul-bmm")
+def _matmul() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(Bilinear)(), (torch.randn(16, 16, 64),)
+
+
+# --------------------------------------------------------------------------- attention, softmax
+
+
+class ExplicitAttention(nn.Module):
+    """Single-layer multi-head self-attention written out: softmax(Q Kᵀ / sqrt(d_head)) V."""
+
+    def __init__(self, d: int = 64, heads: int = 2, causal: bool = False) -> None:
+        super().__init__()
+        self.heads = heads
+        self.causal = causal
+        self.q = nn.Linear(d, d)
+        self.k = nn.Linear(d, d)
+        self.v = nn.Linear(d, d)
+        self.o = nn.Linear(d, d)
+        for proj in (self.q, self.k):
+            nn.init.normal_(proj.weight, std=d**-0.5)  # logits of std ~1: the softmax is neither flat nor saturated
+
+    def split(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        return x.view(b, t, self.heads, d // self.heads).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = self.split(self.q(x)), self.split(self.k(x)), self.split(self.v(x))
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+        if self.causal:
+            mask = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
+            scores = scores.masked_fill(mask, float("-inf"))
+        y = torch.softmax(scores, dim=-1) @ v
+        return self.o(y.transpose(1, 2).reshape(b, t, d))
+
+
+@case("attention-explicit")
+def _attention() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(ExplicitAttention)(), (torch.randn(16, 16, 64),)
+
+
+@case("attention-explicit-causal")
+def _attention_causal() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(ExplicitAttention)(causal=True), (torch.randn(16, 16, 64),)
+
+
+class SDPAttention(ExplicitAttention):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = self.split(self.q(x)), self.split(self.k(x)), self.split(self.v(x))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
+        return self.o(y.transpose(1, 2).reshape(b, t, d))
+
+
+@case("sdpa")
+def _sdpa() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(SDPAttention)(), (torch.randn(16, 16, 64),)
+
+
+@case("sdpa-causal")
+def _sdpa_causal() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(SDPAttention)(causal=True), (torch.randn(16, 16, 64),)
+
+
+class MHA(nn.Module):
+    def __init__(self, d: int = 64, heads: int = 4) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.head = nn.Linear(d, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y, _ = self.attn(x, x, x, need_weights=False)
+        return self.head(y)
+
+
+@case("multihead-attention")
+def _mha() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(MHA)(), (torch.randn(16, 16, 64),)
+
+
+class SoftmaxFeatures(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(64, 128)
+        self.fc2 = nn.Linear(128, 64)
+        nn.init.normal_(self.fc1.weight, std=64**-0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.softmax(self.fc1(x), dim=-1))
+
+
+@case("softmax")
+def _softmax() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(SoftmaxFeatures)(), (torch.randn(256, 64),)
+
+
+# --------------------------------------------------------------------------- recurrence
+
+
+class Recurrent(nn.Module):
+    def __init__(self, rnn: nn.Module, hidden: int) -> None:
+        super().__init__()
+        self.rnn = rnn
+        self.head = nn.Linear(hidden, 32)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(x)
+        return self.head(out)
+
+
+RNNS: dict[str, Callable[[], nn.Module]] = {
+    "rnn-tanh": lambda: nn.RNN(32, 64, batch_first=True),
+    "rnn-relu": lambda: nn.RNN(32, 64, nonlinearity="relu", batch_first=True),
+    "lstm": lambda: nn.LSTM(32, 64, batch_first=True),
+    "gru": lambda: nn.GRU(32, 64, batch_first=True),
+}
+for _name, _rnn in RNNS.items():
+    case(_name)(lambda r=_rnn: (seeded(Recurrent)(r(), 64), (torch.randn(16, 16, 32),)))
+
+
+class LoopCell(nn.Module):
+    """One nn.Linear cell applied T times in a Python loop: h = tanh(W_x x_t + W_h h)."""
+
+    def __init__(self, inputs: int = 32, hidden: int = 64) -> None:
+        super().__init__()
+        self.inp = nn.Linear(inputs, hidden)
+        self.rec = nn.Linear(hidden, hidden)
+        self.head = nn.Linear(hidden, 32)
+        nn.init.orthogonal_(self.rec.weight, gain=0.9)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.new_zeros(x.size(0), self.rec.in_features)
+        outs = []
+        for t in range(x.size(1)):
+            h = torch.tanh(self.inp(x[:, t]) + self.rec(h))
+            outs.append(h)
+        return self.head(torch.stack(outs, dim=1))
+
+
+@case("loop-cell")
+def _loop() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(LoopCell)(), (torch.randn(16, 16, 32),)
+
+
+# --------------------------------------------------------------------------- the tests
+
+
+def graph_of(model: nn.Module, inputs: tuple[Any, ...]) -> ModelGraph:
+    return lint(model, inputs).models[0].graph
+
+
+def measure(model: nn.Module, inputs: tuple[Any, ...]) -> tuple[Estimates, ProbeResult]:
+    predicted = estimate(graph_of(model, inputs))
+    measured = probe(model, inputs, device="cpu")
+    return predicted, measured
+
+
+def table(predicted: Estimates, measured: ProbeResult) -> str:
+    guess = {w.name: w.log10_grad_rms for w in predicted.weights}
+    lines = [f"{'weight':36s} {'predicted':>10s} {'probed':>10s} {'error':>7s}"]
+    for w in measured.weights:
+        p, m = guess.get(w.name, math.nan), w.log10_grad_rms
+        err = f"{abs(p - m):7.3f}" if p is not None and m is not None else "      -"
+        ps = "blocked" if p is None else f"{p:+.3f}"
+        ms = "blocked" if m is None else f"{m:+.3f}"
+        lines.append(f"{w.name:36s} {ps:>10s} {ms:>10s} {err}")
+    if predicted.uncertain:
+        lines.append("uncertain: " + "; ".join(f"{n}: {r}" for n, r in predicted.uncertain))
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_prediction_matches_probe(name: str) -> None:
+    model, inputs = CASES[name]()
+    predicted, measured = measure(model, inputs)
+    report = table(predicted, measured)
+
+    assert [w.name for w in predicted.weights] == [w.name for w in graph_of(model, inputs).weights]
+    assert {w.name for w in predicted.weights} == {w.name for w in measured.weights}, report
+    for w in measured.weights:
+        seeds = [s for s in w.per_seed if s is not None]
+        assert max(seeds) - min(seeds) <= MAX_SEED_SPREAD, f"{name}: the probe itself is too noisy at {w.name}\n{report}"
+
+    guess = {w.name: w.log10_grad_rms for w in predicted.weights}
+    for w in measured.weights:
+        if w.blocked:
+            assert guess[w.name] is None, f"{w.name}: probed blocked, predicted a value\n{report}"
+            continue
+        value = guess[w.name]
+        assert value is not None, f"{w.name}: predicted blocked, probed {w.log10_grad_rms:.3f}\n{report}"
+        assert w.log10_grad_rms is not None
+        assert abs(value - w.log10_grad_rms) <= TOLERANCE, f"{name}: {w.name} off by more than {TOLERANCE}\n{report}"
+    assert not predicted.uncertain, f"{name}: a generic rule stood in\n{report}"
+    assert predicted.verdict.verdict == measured.verdict, report
+
+
+class Cumsum(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(64, 64)
+        self.fc2 = nn.Linear(64, 64)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.tanh(self.fc1(x)).cumsum(-1))
+
+
+class Sort(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(64, 64)
+        self.fc2 = nn.Linear(64, 64)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        values, _ = torch.sort(self.fc1(x), dim=-1)
+        return self.fc2(values)
+
+
+@pytest.mark.parametrize(("build", "op"), [(Cumsum, "cumsum"), (Sort, "sort")], ids=["cumsum", "sort"])
+def test_unknown_op_is_marked_uncertain(build: Callable[[], nn.Module], op: str) -> None:
+    model = seeded(build)()
+    graph = graph_of(model, (torch.randn(256, 64),))
+    predicted = estimate(graph)
+    flagged = {graph.node(name).target for name, _ in predicted.uncertain}
+    assert op in flagged, predicted.uncertain
+    assert all(reason for _, reason in predicted.uncertain)
+    for w in predicted.weights:
+        assert w.log10_grad_rms is not None and math.isfinite(w.log10_grad_rms), w
