@@ -199,3 +199,141 @@ def test_console_script_in_a_subprocess(model_file) -> None:
     assert "GL001" in done.stdout
     done = subprocess.run([sys.executable, "-m", "gradlint", "--version"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "gradlint" in done.stdout
+
+
+# --- CI integration flags (issue #6) ----------------------------------------------------------------
+
+
+def test_statistics_text_and_json(model_file, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(model_file(NAN_MODEL))
+    code, out, _ = run_main(path, "--statistics", "--no-color", capsys=capsys)
+    assert code == 1
+    assert out.splitlines() == ["1  GL001  [error] non-finite-tensor"]
+    code, out, _ = run_main(path, "--statistics", "--format", "json", capsys=capsys)
+    assert json.loads(out) == [{"code": "GL001", "name": "non-finite-tensor", "severity": "error", "count": 1}]
+    assert run_main(path, "--statistics", "--format", "sarif", capsys=capsys)[0] == 2
+
+
+def test_concise_and_full_forms(model_file, capsys: pytest.CaptureFixture[str]) -> None:
+    path = model_file(NAN_MODEL)
+    code, out, err = run_main(str(path), "--format", "concise", "--no-color", capsys=capsys)
+    assert code == 1
+    (line,) = out.splitlines()
+    assert line.endswith("holds 1 NaN of 128 values") and f"{path.name}:8:1: GL001 [error] fc2: " in line
+    assert "Found 1 finding" in err
+    code, out, _ = run_main(str(path), "--format", "full", "-q", "--no-color", capsys=capsys)
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if ": GL001 [error]" in line)
+    assert lines[at + 1 : at + 5] == [
+        "  |",
+        "8 |         self.fc2 = nn.Linear(32, 4)",
+        "  |         ^^^^^^^^^^^^^^^^^^^^^^^^^^^ GL001",
+        "  |",
+    ]
+
+
+def test_colour_rules(model_file, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(model_file(NAN_MODEL))
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert "\x1b[" in run_main(path, "-q", capsys=capsys)[1]
+    assert "\x1b[" not in run_main(path, "-q", "--no-color", capsys=capsys)[1]
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert "\x1b[" not in run_main(path, "-q", capsys=capsys)[1]
+    monkeypatch.delenv("NO_COLOR")
+    for fmt in ("json", "sarif", "github"):  # machine formats: never styled, even with FORCE_COLOR
+        assert "\x1b[" not in run_main(path, "--format", fmt, capsys=capsys)[1]
+
+
+def test_quiet_prints_only_findings(model_file, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(str(model_file(NAN_MODEL)), "-q", "--no-color", capsys=capsys)
+    assert code == 1 and "GL001" in out
+    assert "fix:" not in out and "layer" not in out and err == ""
+
+
+def test_nothing_to_lint_exits_0(tmp_path: Path, model_file, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, out, err = run_main(str(empty), capsys=capsys)
+    assert code == 0 and "nothing to lint" in err and out == ""
+    code, out, _ = run_main(str(empty), "--format", "sarif", capsys=capsys)
+    assert code == 0 and json.loads(out)["runs"][0]["results"] == []
+
+
+def test_skip_no_model_for_pre_commit(tmp_path: Path, model_file, capsys: pytest.CaptureFixture[str]) -> None:
+    helper = model_file("import os\nX = 1\n", "helper.py")
+    constants = model_file("import torch\nSIZE = 3\n", "constants.py")
+    script = model_file("#!/usr/bin/env python\nimport torch\n", "run_training")
+    nan = model_file(NAN_MODEL, "net.py")
+    code, _, err = run_main(str(helper), str(constants), str(script), "--skip-no-model", capsys=capsys)
+    assert code == 0 and "nothing to lint" in err
+    code, out, _ = run_main(str(helper), str(nan), "--skip-no-model", "-q", capsys=capsys)
+    assert code == 1 and "GL001" in out
+    assert run_main(str(constants), capsys=capsys)[0] == 2  # named without the flag: still an error
+    broken = model_file("import torch\ndef f(:\n", "broken.py")
+    assert run_main(str(broken), "--skip-no-model", capsys=capsys)[0] == 2  # a broken model file is not skipped
+
+
+def test_probe_flags(model_file, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(model_file(NAN_MODEL))
+    code, out, _ = run_main(
+        path, "--probe", "--device", "cpu", "--probe-seeds", "1,2", "--probe-steps", "2", "--lr", "0.01",
+        "--optimizer", "adam", "--probe-timeout", "120", "--no-color", capsys=capsys,
+    )
+    assert code == 1
+    assert "  probe (cpu, seeds 1,2): exploding: non-finite gradient at" in out
+    assert "  probe steps (2 x adam, lr 0.01): diverged: " in out
+    assert "(probe: confirmed)" in out
+    code, out, _ = run_main(path, "--probe", "--device", "cpu", "--probe-seeds", "3", "--format", "json", capsys=capsys)
+    model = json.loads(out)["models"][0]
+    assert model["probe"]["seeds"] == [3] and model["probe"]["steps"] is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--device", "tpu"], ["--probe-seeds", "a,b"], ["--probe-steps", "-1"], ["--lr", "0"],
+     ["--optimizer", "lbfgs"], ["--probe-timeout", "-1"], ["--fail-on", "fatal"]],
+)
+def test_bad_probe_flags_exit_2(args: list[str], model_file, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main(str(model_file(CLEAN_MODEL)), *args, capsys=capsys)[0] == 2
+
+
+def test_progress_is_silent_off_a_terminal(model_file, capsys: pytest.CaptureFixture[str]) -> None:
+    _, _, err = run_main(str(model_file(CLEAN_MODEL)), capsys=capsys)
+    assert err.strip() == "All checks passed: 1 model, no findings."
+
+
+def test_progress_on_a_terminal() -> None:
+    import io
+
+    from gradlint.report.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    with Progress(stream, color=False) as progress:
+        assert progress.enabled
+        progress.update("tracing [bold]net.py[/bold]:Net")
+        progress.pause()
+        progress.update("probing net.py:Net")
+    assert "tracing [bold]net.py[/bold]:Net" in stream.getvalue()
+    assert not Progress(io.StringIO()).enabled
+
+
+def test_cli_choices_match_the_probe() -> None:
+    import importlib
+
+    from gradlint import cli
+
+    probe = importlib.import_module("gradlint.probe")  # the package; `gradlint.probe` the attribute is the function
+    assert cli.DEVICE_CHOICES == probe.DEVICE_CHOICES
+    assert cli.OPTIMIZERS == probe.OPTIMIZERS
+
+
+def test_pre_commit_hook_definition() -> None:
+    yaml = pytest.importorskip("yaml")
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert hook["id"] == "gradlint" and hook["language"] == "python"
+    assert hook["types"] == ["python"] and hook["require_serial"] is True
+    assert hook["entry"].split() == ["gradlint", "--skip-no-model"]

@@ -692,10 +692,9 @@ def graph_of(model: nn.Module, inputs: tuple[Any, ...]) -> ModelGraph:
     return lint(model, inputs).models[0].graph
 
 
-def measure(model: nn.Module, inputs: tuple[Any, ...]) -> tuple[Estimates, ProbeResult]:
-    predicted = estimate(graph_of(model, inputs))
-    measured = probe(model, inputs, device="cpu")
-    return predicted, measured
+def measure(model: nn.Module, inputs: tuple[Any, ...]) -> tuple[ModelGraph, Estimates, ProbeResult]:
+    graph = graph_of(model, inputs)
+    return graph, estimate(graph), probe(model, inputs, device="cpu")
 
 
 def table(predicted: Estimates, measured: ProbeResult) -> str:
@@ -715,10 +714,10 @@ def table(predicted: Estimates, measured: ProbeResult) -> str:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_prediction_matches_probe(name: str) -> None:
     model, inputs = CASES[name]()
-    predicted, measured = measure(model, inputs)
+    graph, predicted, measured = measure(model, inputs)
     report = table(predicted, measured)
 
-    assert [w.name for w in predicted.weights] == [w.name for w in graph_of(model, inputs).weights]
+    assert [w.name for w in predicted.weights] == [w.name for w in graph.weights]
     assert {w.name for w in predicted.weights} == {w.name for w in measured.weights}, report
     for w in measured.weights:
         seeds = [s for s in w.per_seed if s is not None]

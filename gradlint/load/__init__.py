@@ -13,6 +13,13 @@ transformers or timm; decided from the source, without importing it). In directo
 mode a file without a model is skipped quietly; a file that fails to import is still
 an error.
 
+Library models
+--------------
+``torchvision:resnet50``, ``timm:convnext_tiny`` and ``hf:path/config.json`` (or a directory
+holding one, ``:CLASS`` to pick the class) build a model from a library with random weights,
+nothing downloaded, with example inputs fitting its family at batch 2 (see ``zoo``);
+they need ``pip install 'gradlint[vision]'`` or ``'gradlint[hf]'``.
+
 Discovery (no ``ATTR``)
 -----------------------
 The first of these that finds something wins:
@@ -56,6 +63,7 @@ from gradlint.load.discover import FACTORY_NAMES, FoundModel, find_models
 from gradlint.load.importer import import_file, plan_import, user_code_environment
 from gradlint.load.inputs import ResolvedInputs, infer_inputs, parse_dtype, resolve_inputs
 from gradlint.load.targets import TargetSpec, expand_targets, parse_target
+from gradlint.load.zoo import load_zoo
 from gradlint.types import InputSpec, LoadedModel, frozen_mapping
 
 __all__ = [
@@ -66,6 +74,7 @@ __all__ = [
     "expand_targets",
     "infer_inputs",
     "load_target",
+    "load_zoo",
     "parse_target",
     "resolve_inputs",
 ]
@@ -85,6 +94,8 @@ def load_target(
     model), ``InputError`` (no usable example inputs) or ``UsageError`` (bad
     ``--input-dtype``/``--input-shape``), each with a one-line message.
     """
+    if spec.zoo is not None:
+        return [load_zoo(str(spec), input_shapes=input_shapes, input_dtype=input_dtype)]
     if input_shapes:
         parse_dtype(input_dtype)  # a bad --input-dtype is reported before running user code
     plan = plan_import(spec.path)

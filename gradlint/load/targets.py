@@ -44,9 +44,40 @@ class TargetSpec:
     """``ATTR`` of ``path.py:ATTR``; None means discovery."""
     from_directory: bool = False
     """True for files found by expanding a directory: a file without a model is skipped quietly."""
+    zoo: str | None = None
+    """``torchvision``, ``timm`` or ``hf`` for a library model (``path`` is then the whole target
+    without ``:CLASS``, ``timm:convnext_tiny``); None for a file."""
 
     def __str__(self) -> str:
         return self.path if self.attr is None else f"{self.path}:{self.attr}"
+
+
+#: Target prefix of a library model -> the install extra that provides the library (see ``zoo``).
+ZOO_EXTRAS = {"torchvision": "vision", "timm": "vision", "hf": "hf"}
+
+
+@dataclass(frozen=True)
+class ZooName:
+    """A zoo target split into its parts."""
+
+    family: str
+    """``torchvision``, ``timm`` or ``hf``."""
+    name: str
+    """The model name, or for ``hf`` the config path (or model type)."""
+    cls: str | None = None
+    """``hf`` only: the ``transformers`` class named after the config (``:BertModel``)."""
+
+
+def split_zoo_target(text: str) -> ZooName | None:
+    """``timm:convnext_tiny`` -> its parts; None when ``text`` is no zoo target (or an existing path)."""
+    family, sep, rest = text.partition(":")
+    if not sep or family not in ZOO_EXTRAS or os.path.exists(text):
+        return None
+    if family == "hf":
+        head, colon, tail = rest.rpartition(":")
+        if colon and head and tail.isidentifier() and not os.path.exists(rest):
+            return ZooName(family, head, tail)
+    return ZooName(family, rest)
 
 
 def parse_target(text: str) -> TargetSpec:
@@ -55,7 +86,12 @@ def parse_target(text: str) -> TargetSpec:
     The split happens at the last colon, and only when what follows is a Python
     identifier (dots allowed, ``module_var.submodel``) and the whole text is not an
     existing path, so ``C:\\models\\net.py`` or ``odd:name.py`` stay paths.
+    ``torchvision:NAME``, ``timm:NAME`` and ``hf:CONFIG[:CLASS]`` name library models (see ``zoo``).
     """
+    zoo = split_zoo_target(text)
+    if zoo is not None:
+        path = text if zoo.cls is None else text[: -len(zoo.cls) - 1]
+        return TargetSpec(path, zoo.cls, zoo=zoo.family)
     head, sep, tail = text.rpartition(":")
     if sep and head and _is_attr(tail) and not os.path.exists(text):
         return TargetSpec(head, tail)
@@ -93,6 +129,8 @@ def expand_targets(texts: Iterable[str]) -> list[TargetSpec]:
 
 
 def _expand_one(spec: TargetSpec) -> list[TargetSpec]:
+    if spec.zoo is not None:
+        return [spec]  # built, not read: checked when loaded
     if os.path.isdir(spec.path):
         if spec.attr is not None:
             raise LoadError(f"{spec}: ATTR cannot be used with a directory; name a file, e.g. {spec.path}/model.py:{spec.attr}")

@@ -4,6 +4,8 @@ Methods are tried in order and the graph records which one worked and why the
 earlier ones did not:
 
 1. ``fx``: ``torch.fx`` symbolic tracing (no forward), shapes propagated on the meta device;
+   ``fx-timm``: the same with timm's registry of untraceable functions and modules, for timm
+   models only (skipped for others, see ``timm_trace``);
 2. ``export``: ``torch.export`` non-strict, for Python fx cannot follow (Hugging Face models);
 3. ``hooks``: one real forward on a private copy, watched by module hooks and a
    ``TorchFunctionMode``; follows data-dependent control flow.
@@ -25,12 +27,18 @@ from gradlint.trace.export_trace import trace_export
 from gradlint.trace.fx_trace import trace_fx
 from gradlint.trace.hook_trace import trace_hooks
 from gradlint.trace.shapes import ForwardFailure
+from gradlint.trace.timm_trace import NotApplicable, trace_fx_timm
 from gradlint.trace.stats import collect_param_stats
 from gradlint.trace.weights import collect_weights, tensor_health
 from gradlint.types import LoadedModel, ModelGraph, TraceAttempt, TraceInfo, frozen_mapping, nearest_site
 
 Tracer = Callable[[nn.Module, Sequence[Any]], list[RawOp]]
-METHODS: tuple[tuple[str, Tracer], ...] = (("fx", trace_fx), ("export", trace_export), ("hooks", trace_hooks))
+METHODS: tuple[tuple[str, Tracer], ...] = (
+    ("fx", trace_fx),
+    ("fx-timm", trace_fx_timm),
+    ("export", trace_export),
+    ("hooks", trace_hooks),
+)
 
 
 def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None) -> ModelGraph:
@@ -47,6 +55,8 @@ def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None) -> Mo
             break
         except ForwardFailure as failure:
             raise InputError(_inputs_do_not_fit(loaded, failure)) from failure
+        except NotApplicable:
+            continue
         except Exception as exc:  # a tracer may fail in any way on arbitrary user code
             failed.append(TraceAttempt(name, _one_line(exc)))
     if raw is None:

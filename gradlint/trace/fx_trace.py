@@ -36,8 +36,9 @@ def _concrete_args(model: nn.Module, example_inputs: Sequence[Any]) -> dict[str,
     return concrete or None
 
 
-def trace_fx(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]:
-    tracer = _Tracer()
+def trace_fx(model: nn.Module, example_inputs: Sequence[Any], tracer: fx.Tracer | None = None) -> list[RawOp]:
+    """Trace with ``tracer`` (default: gradlint's, which keeps known layers whole) and propagate shapes."""
+    tracer = tracer if tracer is not None else _Tracer()
     graph = tracer.trace(model, concrete_args=_concrete_args(model, example_inputs))
     values = _propagate(model, graph, example_inputs)
     raw: list[RawOp] = []

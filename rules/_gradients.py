@@ -1,0 +1,46 @@
+"""Shared by the gradient-scale rules: which layers drive the gain, and the init fix as code."""
+
+from __future__ import annotations
+
+import math
+
+from gradlint.estimate import Estimates
+from gradlint.types import ModelGraph
+
+_NONLINEARITY = {"relu": "relu", "relu6": "relu", "leaky_relu": "leaky_relu", "tanh": "tanh", "sigmoid": "sigmoid", "selu": "selu"}
+
+
+def contributing_layers(graph: ModelGraph, estimates: Estimates, *, growing: bool, count: int = 3) -> list[str]:
+    """The layers whose predicted backward gain moves the gradient most in the given direction."""
+    gains: dict[str, float] = {}
+    nodes = {n.name: n for n in estimates.nodes}
+    for node in graph.nodes:
+        if node.op != "call_module" or node.module is None:
+            continue
+        found = nodes.get(node.name)
+        if found is None or found.backward_gain is None or found.backward_gain <= 0:
+            continue
+        value = math.log10(found.backward_gain)
+        gains[node.module] = gains.get(node.module, 0.0) + value
+    ranked = sorted(gains.items(), key=lambda kv: -kv[1] if growing else kv[1])
+    chosen = [(m, v) for m, v in ranked if (v > 0.05 if growing else v < -0.05)][:count]
+    return [f"{m} (×10^{v:+.2f})" for m, v in chosen]
+
+
+def init_fix_code(graph: ModelGraph) -> str:
+    """A ``model.apply`` snippet that initialises every Linear/Conv for the activation that follows it."""
+    feeds = {n.feeds_activation for n in graph.nodes if n.role in ("linear", "conv") and n.feeds_activation}
+    nonlinearity = _NONLINEARITY.get(next(iter(feeds)), "relu") if len(feeds) == 1 else "relu"
+    if nonlinearity in ("tanh", "sigmoid"):
+        body = f'nn.init.xavier_uniform_(module.weight, gain=nn.init.calculate_gain("{nonlinearity}"))'
+    else:
+        body = f'nn.init.kaiming_normal_(module.weight, nonlinearity="{nonlinearity}")'
+    return (
+        "def init_weights(module):\n"
+        "    if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):\n"
+        f"        {body}\n"
+        "        if module.bias is not None:\n"
+        "            nn.init.zeros_(module.bias)\n"
+        "\n"
+        "model.apply(init_weights)"
+    )
