@@ -133,9 +133,9 @@ def _named_model_files(targets: Sequence[str]) -> list[str]:
     kept = []
     for text in targets:
         spec = parse_target(text)
-        if spec.attr is None and os.path.isfile(spec.path):
-            if not spec.path.endswith(".py") or not imports_torch(spec.path):
-                continue
+        named_file = spec.attr is None and os.path.isfile(spec.path)
+        if named_file and (not spec.path.endswith(".py") or not imports_torch(spec.path)):
+            continue
         kept.append(text)
     return kept
 

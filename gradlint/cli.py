@@ -26,7 +26,7 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 FORMATS = ("text", "concise", "full", "json", "sarif", "github")
 TEXT_FORMATS = ("text", "concise", "full")
 SEVERITIES = ("info", "warning", "error")
-# Kept in step with gradlint.probe (checked by a test), so `gradlint --help` imports no torch.
+# gradlint.probe's choices, mirrored (a test keeps them in step): commands import the stages lazily.
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("sgd", "adam")
 
@@ -94,7 +94,7 @@ _POSITIVE = click.FloatRange(min=0, min_open=True)
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False), help="Leave out the findings recorded in this baseline file.")
 @click.option("--write-baseline", "write_baseline_file", type=click.Path(dir_okay=False), help="Record every current finding in this file and exit 0.")
 @click.option("--skip-no-model", is_flag=True, help="Skip named files that import no torch or hold no model, quietly (for pre-commit).")
-@click.option("--probe", is_flag=True, default=None, help="Also measure gradients (the reference protocol) and mark findings confirmed or refuted.")
+@click.option("--probe/--no-probe", default=None, help="Also measure gradients (the reference protocol) and mark findings confirmed or refuted (default: probe in [tool.gradlint], else off).")
 @click.option("--device", callback=_check_device, help="Where the probe runs: auto, cpu, cuda or cuda:N [default: auto].")
 @click.option("--probe-seeds", metavar="1,2,3", help="Seeds of the probe; the median over them is reported [default: 1,2,3].")
 @click.option("--probe-steps", type=click.IntRange(min=0), help="Also train a copy for N steps and report whether the loss diverges [default: 0].")

@@ -148,7 +148,7 @@ def test_config_file_and_isolated(tmp_path: Path, fake_rule, capsys) -> None:
 
 
 def test_run_settings_come_from_the_working_directory(tmp_path: Path, monkeypatch, capsys) -> None:
-    model = project(tmp_path, '[tool.gradlint]\nfail-on = "error"\noutput-format = "concise"\n')
+    project(tmp_path, '[tool.gradlint]\nfail-on = "error"\noutput-format = "concise"\n')
     monkeypatch.chdir(tmp_path)
     assert main(["net.py", "--no-color"]) == 1
     out = capsys.readouterr().out
@@ -196,6 +196,8 @@ def test_thresholds_reach_the_probe(tmp_path: Path, capsys) -> None:
     assert document["probe"]["thresholds"]["explode_max"] == -5
     assert document["probe"]["seeds"] == [1]
     assert document["probe_verdict"] == "exploding"  # every gradient is above 10^-5
+    main([str(model), "--format", "json", "--no-probe"])
+    assert "probe" not in json.loads(capsys.readouterr().out)["models"][0]
 
 
 def test_input_shapes(tmp_path: Path, capsys) -> None:

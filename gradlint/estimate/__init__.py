@@ -12,10 +12,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from gradlint.estimate.context import Backward, OpContext, numel
 from gradlint.estimate.layers import IdentityOp, Op
 from gradlint.estimate.registry import op_for
+from gradlint.estimate.values import evaluate
 from gradlint.estimate.signal import Signal, gaussian_input, parameter_signal
 from gradlint.types import LayerNode, ModelGraph
 from gradlint.verdict import Verdict, VerdictThresholds, verdict
@@ -73,10 +75,13 @@ def estimate(graph: ModelGraph, thresholds: VerdictThresholds | None = None) -> 
     nodes = graph.nodes
     by_name = {n.name: n for n in nodes}
     signals: dict[str, Signal | None] = {}
+    values: dict[str, Any] = {}
     contexts: dict[str, OpContext] = {}
     rules: dict[str, Op] = {}
     for node in nodes:
-        signals[node.name] = _forward(node, graph, by_name, signals, contexts, rules)
+        if node.shape is None and node.op == "call_function":
+            values[node.name] = evaluate(node, by_name, values)
+        signals[node.name] = _forward(node, graph, by_name, signals, values, contexts, rules)
 
     grads, weight_sq = _backward(graph, nodes, contexts, rules, signals)
 
@@ -92,6 +97,7 @@ def _forward(
     graph: ModelGraph,
     by_name: Mapping[str, LayerNode],
     signals: Mapping[str, Signal | None],
+    values: Mapping[str, Any],
     contexts: dict[str, OpContext],
     rules: dict[str, Op],
 ) -> Signal | None:
@@ -113,7 +119,7 @@ def _forward(
     if all(s is None or s.constant for s in inputs) and node.op == "call_function":
         return Signal(q=0.0, constant=True)  # built from sizes or ids alone: a mask, positions
     rule = op_for(node, graph)
-    ctx = OpContext(node, inputs, input_nodes, graph)
+    ctx = OpContext(node, inputs, input_nodes, graph, values=[values.get(i) for i in node.inputs if i in values])
     contexts[node.name] = ctx
     rules[node.name] = rule
     if node.role == "embedding" or any(s is not None and not s.constant for s in inputs):
@@ -129,6 +135,7 @@ def _backward(
     signals: Mapping[str, Signal | None],
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Gradient variance per element of every node's output, and E[(∂L/∂W)²] of every parameter."""
+    by_name = {n.name: n for n in nodes}
     grads: dict[str, float] = {}
     shared: dict[str, float] = {}  # position-shared part of grads
     centered: dict[str, bool] = {}  # every contribution has zero batch mean
@@ -164,6 +171,10 @@ def _backward(
             if signal is None or signal.constant:
                 continue
             grads[source] = grads.get(source, 0.0) + value
+            source_node = by_name[source]
+            if source_node.op == "get_attr" and source_node.target in graph.params:
+                # a parameter used as a tensor (x @ self.W, x + self.pos, self.cls.expand(...))
+                weight_sq[source_node.target] = weight_sq.get(source_node.target, 0.0) + value
             is_centered = result.centered if result.centered is not None else ctx.centered
             centered[source] = centered.get(source, True) and is_centered
             value_pos = result.shared_inputs.get(index, g_pos * value / g)

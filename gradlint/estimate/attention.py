@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
 
 from gradlint.estimate.context import Backward, OpContext, mean_sq, weight_gradient_sq
 from gradlint.estimate.layers import Op, affine_forward
@@ -18,16 +21,54 @@ from gradlint.estimate.signal import Signal, clamp
 from gradlint.types import ParamStats
 
 
+def _typical_row(logit_var: float, keys: int) -> torch.Tensor:
+    """Softmax of a typical row: logits at the expected order statistics of ``keys`` Gaussians (Blom's
+    approximation), which holds from flat attention (Σp² ≈ 1/n) to one key dominating."""
+    k = torch.arange(1, keys + 1, dtype=torch.float64)
+    quantiles = math.sqrt(2.0) * torch.special.erfinv(2 * (k - 0.375) / (keys + 0.25) - 1)
+    return torch.softmax(math.sqrt(max(logit_var, 0.0)) * quantiles, dim=0)
+
+
+@lru_cache(maxsize=1024)
+def _row_stats(logit_var: float, keys: int) -> tuple[float, float]:
+    """(Σ p², backward factor) of one row; the factor is E_i[p_i²(1 - 2p_i + Σp²)]·n, softmax's backward gain
+    for independent upstream gradients (δx_i = p_i(δ_i - Σ_j p_j δ_j))."""
+    if keys <= 1:
+        return 1.0, 0.0
+    p = _typical_row(logit_var, keys)
+    sum_sq = float((p * p).sum())
+    back = float((p * p * (1 - 2 * p + sum_sq)).sum())
+    return sum_sq, back
+
+
+def _rows(logit_var: float, keys: int, causal: bool) -> list[int]:
+    if not causal or keys <= 1:
+        return [keys]
+    if keys <= 64:
+        return list(range(1, keys + 1))
+    # row i of a causal mask sees i keys; a log-spaced sample of lengths, weighted, stands for all rows
+    return sorted({max(1, int(round(keys ** (j / 63)))) for j in range(64)} | {keys})
+
+
 def concentration(logit_var: float, keys: int, causal: bool) -> float:
     """Expected Σ_j p_j² of one softmax row (averaged over rows when causal)."""
+    return _average(logit_var, keys, causal, 0)
 
-    def one_row(n: int) -> float:
-        r = math.exp(min(logit_var, 50.0)) / max(n, 1)
-        return r / (1 + r) if n > 1 else 1.0
 
-    if not causal or keys <= 1:
-        return one_row(keys)
-    return sum(one_row(i) for i in range(1, keys + 1)) / keys
+def backward_factor(logit_var: float, keys: int, causal: bool) -> float:
+    """Σ_j E[p_j²(1 - 2p_j + Σp²)] averaged over rows: g_logits = g_p · factor / keys."""
+    return _average(logit_var, keys, causal, 1)
+
+
+def _average(logit_var: float, keys: int, causal: bool, which: int) -> float:
+    key = round(logit_var, 4)
+    rows = _rows(logit_var, keys, causal)
+    if len(rows) == 1:
+        return _row_stats(key, rows[0])[which]
+    if rows == list(range(1, keys + 1)):
+        return sum(_row_stats(key, n)[which] for n in rows) / keys
+    weights = [b - a for a, b in zip([0, *rows[:-1]], rows)]
+    return sum(w * _row_stats(key, n)[which] for w, n in zip(weights, rows)) / keys
 
 
 @dataclass(frozen=True)
@@ -51,6 +92,7 @@ class SoftmaxOp(Op):
         variance = max(x.q - x.mean * x.mean, 0.0)
         s = concentration(variance, n, x.causal)
         ctx.cache["concentration"] = s
+        ctx.cache["back"] = backward_factor(variance, n, x.causal)
         if self.log:
             self.uncertain = "log_softmax: second moment approximated"
             return Signal(q=variance + (math.log(n) + variance / 2) ** 2, mean=-(math.log(n) + variance / 2))
@@ -58,18 +100,19 @@ class SoftmaxOp(Op):
         return clamp(Signal(q=q, mean=1.0 / n, shared=1.0 / (n * n), probabilities=True))
 
     def backward(self, ctx: OpContext, g: float) -> Backward:
-        s = ctx.cache["concentration"]
+        s, back = ctx.cache["concentration"], ctx.cache["back"]
         n = (ctx.node.shape or (1,))[-1]
         if self.log:
             return Backward(inputs={0: g * max(1 - 2 / n + s / n, 0.0)}, shared_inputs={0: 0.0})
-        return Backward(inputs={0: g * (s / n) * max(1 - s, 0.0)}, shared_inputs={0: 0.0})
+        return Backward(inputs={0: g * back / n}, shared_inputs={0: 0.0})
 
 
 def attend(q_sig: Signal, k_sig: Signal, v_sig: Signal, shape: AttentionShape, scale: float, causal: bool) -> tuple[Signal, dict]:
     # the part of K shared across positions adds the same logit to every key: softmax ignores it
     logit_var = scale * scale * shape.head_dim * q_sig.q * k_sig.within_positions
     s = concentration(logit_var, shape.keys, causal)
-    return mix_values(v_sig, s, shape.keys), {"s": s, "logit_var": logit_var}
+    back = backward_factor(logit_var, shape.keys, causal)
+    return mix_values(v_sig, s, shape.keys), {"s": s, "back": back, "logit_var": logit_var}
 
 
 def mix_values(v_sig: Signal, s: float, keys: int) -> Signal:
@@ -102,7 +145,7 @@ def attend_backward(
     g_v, g_v_pos = mix_values_backward(g, g_pos, s, n_q, n_k)
     # δp_ij = δout_i·v_j over the value dimension; the part of V shared across keys cancels in softmax's backward.
     g_p = shape.value_dim * g * v_sig.within_positions
-    g_logit = (s / max(n_k, 1)) * max(1 - s, 0.0) * g_p
+    g_logit = cache["back"] / max(n_k, 1) * g_p
     # δlogits sum to zero over keys, so K's position-shared part drops out of δQ
     g_q = scale * scale * n_k * g_logit * k_sig.within_positions
     g_k = scale * scale * n_q * g_logit * q_sig.q

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradlint.estimate.signal import Signal
+from gradlint.trace.ops import NODE_ARG
 from gradlint.types import LayerNode, ModelGraph, ParamStats
 
 
@@ -18,6 +19,8 @@ class OpContext:
     """Signals of ``node.inputs``, in order; None for inputs that carry no float signal (ids, sizes)."""
     input_nodes: list[LayerNode | None]
     graph: ModelGraph
+    values: list[Any] = field(default_factory=list)
+    """Python values of non-tensor inputs that could be evaluated from shapes (``x.size(-1)``, ``math.sqrt(d)``)."""
     cache: dict[str, Any] = field(default_factory=dict)
     """Forward results an op needs again backward."""
 
@@ -50,6 +53,19 @@ class OpContext:
                 return spec.shape[0]
         return 1
 
+    def numbers(self) -> list[float]:
+        """Numeric operands: scalar arguments and evaluated size expressions, in argument order."""
+        layout = self.attrs.get("layout")
+        if layout is None:
+            return [float(v) for v in self.attrs.get("scalars", ()) if _is_number(v)]
+        values = iter(self.values)
+        found = []
+        for item in layout:
+            value = next(values, None) if item == NODE_ARG else item
+            if _is_number(value):
+                found.append(float(value))
+        return found
+
     def signal_inputs(self) -> list[tuple[int, Signal]]:
         return [(i, s) for i, s in enumerate(self.inputs) if s is not None and not s.constant]
 
@@ -75,6 +91,10 @@ class Backward:
     """Input index -> position-shared part of the gradient variance; by default it scales like ``inputs``."""
     centered: bool | None = None
     """True when the inputs' gradients have zero mean over the batch (BatchNorm's backward); None: as the output's."""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def numel(shape: tuple[int, ...] | None) -> int:

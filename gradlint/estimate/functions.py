@@ -20,7 +20,7 @@ from gradlint.estimate.signal import Signal, clamp
 
 
 def _scalars(ctx: OpContext) -> list[float]:
-    return [float(s) for s in ctx.attrs.get("scalars", ()) if isinstance(s, int | float) and not isinstance(s, bool)]
+    return ctx.numbers()
 
 
 class AddOp(Op):
@@ -59,9 +59,6 @@ class AddOp(Op):
         for index, signal in enumerate(ctx.inputs):
             if signal is not None and not signal.constant:
                 result.inputs[index] = g * ratio(ctx.node.shape, ctx.input_shape(index))
-                stats = ctx.param_input(index)
-                if stats is not None:
-                    result.weights[stats.name] = g * ratio(ctx.node.shape, stats.shape)
         return result
 
 
@@ -121,9 +118,6 @@ class MulOp(Op):
             result.inputs[index] = contribution * covered
             others_pos = math.prod(s.pos_shared for i, s in factors if i != index)
             result.shared_inputs[index] = ctx.g_pos * scale_sq * others_pos * covered
-            stats = ctx.param_input(index)
-            if stats is not None:
-                result.weights[stats.name] = contribution * covered
         return result
 
 
@@ -171,10 +165,6 @@ class MatmulOp(Op):
         result.inputs[0] = g_a
         if len(ctx.inputs) > 1:
             result.inputs[1] = g_b
-        for index, value in ((0, g_a), (1, g_b)):
-            stats = ctx.param_input(index)
-            if stats is not None:
-                result.weights[stats.name] = value
         return result
 
 

@@ -156,3 +156,11 @@ def expected_max_square(count: int, mean: float, var: float, fn: Activation | No
     values = mean + math.sqrt(max(var, 0.0)) * _ZT
     mapped = fn(values) if fn is not None else values
     return float((weights * mapped * mapped).sum())
+
+
+def expected_max_slope_sq(count: int, mean: float, var: float, fn: Activation) -> float:
+    """E[φ'(M)²] for M the maximum of ``count`` iid N(mean, var): the slope where max-pooling sends the gradient."""
+    cdf = 0.5 * torch.special.erfc(-_ZT / math.sqrt(2.0))
+    weights = _WT * count * cdf ** (count - 1)
+    _, slopes = _values_and_slopes(fn, mean + math.sqrt(max(var, 0.0)) * _ZT)
+    return float((weights * slopes * slopes).sum())

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from gradlint.estimate.context import Backward, OpContext, mean_of, mean_sq, numel, ratio, weight_gradient_sq
-from gradlint.estimate.gaussian import activation_function, expected_max_square, moments
+from gradlint.estimate.gaussian import activation_function, expected_max_slope_sq, expected_max_square, moments
 from gradlint.estimate.signal import Signal, clamp
 from gradlint.types import ParamStats
 
@@ -190,9 +190,10 @@ class BatchNormOp(Op):
         shape = ctx.input_shape(0)
         channels = shape[1] if shape and len(shape) > 1 else 1
         per_channel = numel(shape) / max(channels, 1)
-        # The backward projects out the mean and the normalised input: 2 of N directions per channel.
-        projection = max(1 - 2 / per_channel, 0.0) if per_channel > 2 else 0.0
-        return Backward(inputs={0: g * gamma_sq / (x.within + eps) * projection}, centered=True)
+        # The backward projects out the mean and the normalised input (2 of N directions per channel,
+        # (N-2)/N), and divides by the batch's own variance, whose inverse has mean N/(N-3) times 1/σ².
+        finite_batch = (per_channel - 2) / (per_channel - 3) if per_channel > 3 else 0.0
+        return Backward(inputs={0: g * gamma_sq / (x.within + eps) * finite_batch}, centered=True)
 
 
 class FeatureNormOp(Op):
@@ -356,8 +357,23 @@ class PoolOp(Op):
     def backward(self, ctx: OpContext, g: float) -> Backward:
         covered = ratio(ctx.node.shape, ctx.input_shape(0))
         if self.kind == "max":
-            return Backward(inputs={0: g * covered})
+            return Backward(inputs={0: g * covered * self._winner_slope_factor(ctx)})
         return Backward(inputs={0: g * covered / self._window(ctx)})
+
+
+    def _winner_slope_factor(self, ctx: OpContext) -> float:
+        """The pooled maximum sits where the preceding activation is steepest (a ReLU's winner is almost
+        always positive): the activation's backward, which assumes an average slope, is corrected here."""
+        x = ctx.inputs[0]
+        if x is None or x.pre_activation is None:
+            return 1.0
+        name, mean, q = x.pre_activation
+        fn = activation_function(name, {})
+        found = moments(name, {}, mean, q, 0.0)
+        if fn is None or found is None or found.slope_sq <= 0:
+            return 1.0
+        variance = max(q - mean * mean, 0.0)
+        return expected_max_slope_sq(int(round(self._window(ctx))), mean, variance, fn) / found.slope_sq
 
 
 class EmbeddingOp(Op):

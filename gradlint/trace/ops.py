@@ -221,6 +221,8 @@ def module_role(module: nn.Module) -> str | None:
         return "pool"
     if isinstance(module, (nn.Flatten, nn.Unflatten, nn.Identity)):
         return "reshape"
+    if isinstance(module, nn.Sequential) and len(module) == 0:
+        return "reshape"  # an empty Sequential is the identity (a ResNet's plain shortcut)
     if isinstance(module, (nn.Softmax, nn.LogSoftmax)):
         return "softmax"
     return None
@@ -321,13 +323,22 @@ def module_attrs(module: nn.Module) -> dict[str, Any]:
     return attrs
 
 
+NODE_ARG = "<node>"
+
+
 def scalar_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Scalar arguments of a functional call (``pow``'s exponent, ``softmax``'s dim, ``eps`` ...)."""
+    """Scalar arguments of a functional call (``pow``'s exponent, ``softmax``'s dim, ``eps`` ...).
+
+    ``layout`` keeps the positional order, with ``NODE_ARG`` where a traced value stands, so
+    ``1.0 / sqrt(d)`` and ``d / 2`` can be told apart and evaluated.
+    """
     out: dict[str, Any] = {}
     positional = [(_plain(a)) for a in args]
     scalars = tuple(v for v in positional if v is not None)
     if scalars:
         out["scalars"] = scalars
+    if args:
+        out["layout"] = tuple(NODE_ARG if v is None else v for v in positional)
     for key, value in kwargs.items():
         plain = _plain(value)
         if plain is not None:

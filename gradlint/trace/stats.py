@@ -23,10 +23,11 @@ POWER_STEPS = 30
 
 
 def collect_param_stats(model: nn.Module, nodes: Sequence[LayerNode]) -> dict[str, ParamStats]:
-    modules = dict(model.named_modules())
+    modules = dict(model.named_modules(remove_duplicate=False))
     input_shapes = _layer_input_shapes(nodes)
     stats: dict[str, ParamStats] = {}
-    for name, parameter in model.named_parameters():
+    # Every name of a tied weight (GPT's lm_head and wte) gets statistics: each owner reads its own name.
+    for name, parameter in model.named_parameters(remove_duplicate=False):
         owner_path, _, local = name.rpartition(".")
         owner = modules[owner_path]
         stats[name] = _stats(name, owner_path, local, parameter.detach(), owner, input_shapes.get(owner_path))
