@@ -206,22 +206,22 @@ def test_console_script_in_a_subprocess(model_file) -> None:
 
 def test_statistics_text_and_json(model_file, capsys: pytest.CaptureFixture[str]) -> None:
     path = str(model_file(NAN_MODEL))
-    code, out, _ = run_main(path, "--statistics", "--no-color", capsys=capsys)
+    code, out, _ = run_main(path, "--statistics", "--no-color", "--select", "GL001", capsys=capsys)
     assert code == 1
     assert out.splitlines() == ["1  GL001  [error] non-finite-tensor"]
-    code, out, _ = run_main(path, "--statistics", "--format", "json", capsys=capsys)
+    code, out, _ = run_main(path, "--statistics", "--format", "json", "--select", "GL001", capsys=capsys)
     assert json.loads(out) == [{"code": "GL001", "name": "non-finite-tensor", "severity": "error", "count": 1}]
     assert run_main(path, "--statistics", "--format", "sarif", capsys=capsys)[0] == 2
 
 
 def test_concise_and_full_forms(model_file, capsys: pytest.CaptureFixture[str]) -> None:
     path = model_file(NAN_MODEL)
-    code, out, err = run_main(str(path), "--format", "concise", "--no-color", capsys=capsys)
+    code, out, err = run_main(str(path), "--format", "concise", "--no-color", "--select", "GL001", capsys=capsys)
     assert code == 1
     (line,) = out.splitlines()
     assert line.endswith("holds 1 NaN of 128 values") and f"{path.name}:8:1: GL001 [error] fc2: " in line
     assert "Found 1 finding" in err
-    code, out, _ = run_main(str(path), "--format", "full", "-q", "--no-color", capsys=capsys)
+    code, out, _ = run_main(str(path), "--format", "full", "-q", "--no-color", "--select", "GL001", capsys=capsys)
     lines = out.splitlines()
     at = next(i for i, line in enumerate(lines) if ": GL001 [error]" in line)
     assert lines[at + 1 : at + 5] == [

@@ -92,7 +92,7 @@ def test_cli_github_format(model_file, fake_rule, monkeypatch, capsys: pytest.Ca
     model = model_file(NAN_MODEL, "net.py")
     monkeypatch.chdir(model.parent)
     monkeypatch.setenv("FORCE_COLOR", "1")  # machine formats are never coloured
-    code = main(["net.py", "--format", "github"])
+    code = main(["net.py", "--format", "github", "--select", "GL001,GL950"])
     captured = capsys.readouterr()
     assert code == 1
     lines = captured.out.splitlines()
@@ -106,5 +106,5 @@ def test_cli_github_format(model_file, fake_rule, monkeypatch, capsys: pytest.Ca
 def test_no_findings_no_output(model_file, capsys: pytest.CaptureFixture[str]) -> None:
     from .fakes import CLEAN_MODEL
 
-    code = main([str(model_file(CLEAN_MODEL)), "--format", "github"])
+    code = main([str(model_file(CLEAN_MODEL)), "--format", "github", "--select", "GL001"])
     assert code == 0 and capsys.readouterr().out == ""

@@ -47,10 +47,11 @@ def test_marker_selects_only_gradlint_items(pytester: pytest.Pytester) -> None:
 
 def test_fail_on_option_and_config(pytester: pytest.Pytester) -> None:
     write(pytester, bad=NAN_MODEL)
-    pytester.makefile(".toml", pyproject='[tool.gradlint]\nfail-on = "error"\nignore = ["GL001"]\n')
+    config = '[tool.gradlint]\nselect = ["GL001"]\nfail-on = "error"\n'
+    pytester.makefile(".toml", pyproject=config + '[tool.gradlint.per-file-ignores]\n"bad.py" = ["GL001"]\n')
     result = pytester.runpytest_inprocess("--gradlint", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)  # GL001 ignored by [tool.gradlint]
-    pytester.makefile(".toml", pyproject='[tool.gradlint]\nfail-on = "error"\n')
+    result.assert_outcomes(passed=1)  # GL001 ignored for this file by [tool.gradlint]
+    pytester.makefile(".toml", pyproject=config)
     result = pytester.runpytest_inprocess("--gradlint", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*gradlint (fail-on error)*"])
@@ -59,6 +60,7 @@ def test_fail_on_option_and_config(pytester: pytest.Pytester) -> None:
 def test_inline_suppression_applies(pytester: pytest.Pytester) -> None:
     source = NAN_MODEL.replace("self.fc2 = nn.Linear(32, 4)", "self.fc2 = nn.Linear(32, 4)  # noqa: GL001")
     write(pytester, bad=source)
+    pytester.makefile(".toml", pyproject='[tool.gradlint]\nselect = ["GL001"]\n')
     result = pytester.runpytest_inprocess("--gradlint", "--gradlint-fail-on", "info", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
 

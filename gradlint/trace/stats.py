@@ -1,7 +1,7 @@
 """Parameter statistics and spectral norms: what the estimator reads of the real weights.
 
-Spectral norms: exact (``matrix_norm(ord=2)``) for matrices up to 1024 on a side, power
-iteration beyond; a convolution's *operator* norm at the layer's real input size by power
+Spectral norms: exact (``matrix_norm(ord=2)``) for matrices up to 256 on a side (an SVD of a
+768² matrix already takes seconds on two cores), power iteration beyond; a convolution's *operator* norm at the layer's real input size by power
 iteration on ``conv`` and its adjoint (autograd gives ``AᵀA x``); the spectral radius of
 recurrent matrices from their eigenvalues. Power iteration converges from below.
 """
@@ -18,7 +18,7 @@ from torch import nn
 from gradlint.trace import ops
 from gradlint.types import LayerNode, ParamStats
 
-EXACT_LIMIT = 1024
+EXACT_LIMIT = 256
 POWER_STEPS = 30
 
 

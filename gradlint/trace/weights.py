@@ -91,7 +91,10 @@ def tensor_health(model: nn.Module) -> tuple[TensorHealth, ...]:
             nan = inf = 0
         else:
             detached = tensor.detach()
-            nan = int(torch.isnan(detached).sum())
-            inf = int(torch.isinf(detached).sum())
+            if bool(torch.isfinite(detached).all()):
+                nan = inf = 0
+            else:
+                nan = int(torch.isnan(detached).sum())
+                inf = int(torch.isinf(detached).sum())
         health.append(TensorHealth(name, name.rpartition(".")[0], kind, tensor.numel(), nan, inf))
     return tuple(health)
