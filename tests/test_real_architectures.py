@@ -165,6 +165,96 @@ def _target(arch: Arch, hf_dir: Path) -> str:
     return f"hf:{directory / 'config.json'}"
 
 
+# -- zoo loading: names, inputs, overrides -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "close"),
+    [("timm:convnext_tinny", "convnext_tiny"), ("torchvision:resnet51", "resnet50")],
+)
+def test_unknown_model_name_lists_close_matches(target: str, close: str) -> None:
+    pytest.importorskip(target.partition(":")[0])
+    from gradlint.errors import LoadError
+    from gradlint.load import load_target, parse_target
+
+    with pytest.raises(LoadError, match=rf"^{target}: .* has no model '.*'; did you mean .*{close}"):
+        load_target(parse_target(target))
+
+
+def test_torchvision_detection_models_are_refused() -> None:
+    pytest.importorskip("torchvision")
+    from gradlint.errors import LoadError
+    from gradlint.load import load_target, parse_target
+
+    with pytest.raises(LoadError, match="is a detection model"):
+        load_target(parse_target("torchvision:fasterrcnn_resnet50_fpn"))
+
+
+def test_image_inputs_follow_the_model_and_input_shape_overrides() -> None:
+    pytest.importorskip("timm")
+    from gradlint.load import load_target, parse_target
+
+    (crossvit,) = load_target(parse_target("timm:crossvit_tiny_240"))
+    assert [s.shape for s in crossvit.inputs] == [(2, 3, 240, 240)]
+    assert "input_size of timm crossvit_tiny_240" in crossvit.inputs[0].origin
+    (resnet,) = load_target(parse_target("torchvision:resnet18"), input_shapes=((1, 3, 40, 40),))
+    assert [tuple(x.shape) for x in resnet.example_inputs] == [(1, 3, 40, 40)]
+    assert resnet.inputs[0].origin == "--input-shape"
+
+
+def test_hf_inputs_and_construction_records(hf_dir: Path) -> None:
+    pytest.importorskip("transformers")
+    from gradlint.load import load_target, parse_target
+
+    (t5,) = load_target(parse_target(_target(Arch("hf:t5", "export"), hf_dir)))
+    assert t5.name == "T5ForConditionalGeneration"
+    assert [(s.shape, s.dtype) for s in t5.inputs] == [((2, 32), "int64")] * 3  # input_ids, attention_mask, decoder_input_ids
+    assert int(t5.example_inputs[0].max()) < t5.model.config.vocab_size
+    assert t5.source_path.endswith("config.json")
+    site = t5.construction_sites["encoder.block.0.layer.0.SelfAttention.q"]
+    assert site.path.endswith("modeling_t5.py")
+    assert t5.init_records["encoder.block.0.layer.0.SelfAttention.q.weight"][-1].name == "normal_"
+
+    # --input-shape gives the token ids' shape (the decoder's second), integers whatever --input-dtype says
+    (short,) = load_target(parse_target(_target(Arch("hf:t5", "export"), hf_dir)), input_shapes=((1, 8), (1, 4)))
+    assert [tuple(x.shape) for x in short.example_inputs] == [(1, 8), (1, 8), (1, 4)]
+    assert all(x.dtype == torch.int64 for x in short.example_inputs)
+
+
+def test_hf_class_after_the_config(hf_dir: Path) -> None:
+    pytest.importorskip("transformers")
+    from gradlint.load import load_target, parse_target
+
+    target = _target(Arch("hf:bert", "export"), hf_dir)
+    (bare,) = load_target(parse_target(f"{target}:BertModel"))
+    assert bare.name == "BertModel" and bare.target == f"{target}:BertModel"
+
+
+def test_package_explains_a_torchvision_that_does_not_fit_torch() -> None:
+    """In a fresh interpreter, without the test-only schemas: one line, no traceback (if torchvision fails there)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("timm")
+    code = (
+        "import sys\n"
+        "try:\n"
+        "    import torchvision\n"
+        "except RuntimeError:\n"
+        "    pass\n"
+        "else:\n"
+        "    sys.exit(3)\n"
+        "from gradlint.cli import main\n"
+        "sys.exit(main(['timm:resnet18']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    if done.returncode == 3:
+        pytest.skip("torchvision imports as it is here")
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "timm:resnet18" in line]
+    assert len(lines) == 1 and "does not fit torch" in lines[0] and "Traceback" not in done.stderr
+
+
 # -- one lint per architecture, kept for the comparison --------------------------------------------
 
 

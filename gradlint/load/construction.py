@@ -93,6 +93,10 @@ class _InitMode(TorchFunctionMode):
             return func(*args, **kwargs)
         result = func(*args, **kwargs)
         if args and isinstance(args[0], torch.Tensor):
+            if args[0].is_meta and name in ("numel", "ndimension", "dim"):
+                # nn.init functions such as orthogonal_ return before any write on the meta device:
+                # the size check is the only sign of the call, so it is recorded from the stack.
+                self._recorder._record_init_frame(args[0])
             if name in _DEFINING_OPS or name in _MODIFYING_OPS:
                 self._recorder._record_inplace(name, args[0], args[1:], kwargs)
             elif name in ("__deepcopy__", "clone") and isinstance(result, torch.Tensor):
@@ -232,6 +236,17 @@ class ConstructionRecorder:
         if call.whole and (name in _DEFINING_OPS or init_frame is not None):
             log.calls.clear()
         log.calls.append(call)
+
+    def _record_init_frame(self, tensor: torch.Tensor) -> None:
+        init_frame = _enclosing_init_frame()
+        log = self._log(tensor) if init_frame is not None else None
+        if init_frame is None or log is None or id(init_frame) in log.frames:
+            return
+        log.frames.add(id(init_frame))
+        local = init_frame.f_locals
+        recorded = {k: _plain(local[k]) for k in _RECORDED_INIT_ARGS if k in local and _plain(local[k]) is not None}
+        log.calls.clear()
+        log.calls.append(InitCall(init_frame.f_code.co_name, frozen_mapping(recorded), *_coverage(tensor)))
 
     def init_records_for(self, model: nn.Module) -> dict[str, tuple[InitCall, ...]]:
         """Parameter and buffer name -> init calls recorded on its storage, oldest first."""

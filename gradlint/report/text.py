@@ -5,6 +5,7 @@ For each model, on stdout::
     examples/mlp.py:DeepMLP (DeepMLP, 203,530 parameters, traced with export)
       fx failed: symbolically traced variables cannot be used as inputs to control flow
     <layer table: layer, type, output shape, params, activation, init, weight std, line>
+    <gradient-flow profile, 80 columns: log10 gradient RMS per weight with the threshold bands (report/profile.py)>
     examples/mlp.py:14:9: GL101 [error] net.0: gradient RMS falls 10^-6.8 from the last layer to this one
         fix: initialise the ReLU layers with He init
             nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
@@ -43,6 +44,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradlint.report.paths import display_path
+from gradlint.report.profile import profile_lines
 from gradlint.report.rows import SEVERITY_ORDER, LayerRow, Tally, layer_rows, one_line, tally
 from gradlint.suppress import read_source
 from gradlint.types import Finding, ModelGraph, ModelReport, Report, Severity, SourceLocation
@@ -100,6 +102,9 @@ class TextReporter:
         rows = layer_rows(graph) if self.show_layers else ()
         if rows:
             self.out.print(self._layer_table(rows))
+        if self.show_layers and model.estimates is not None:  # the profile goes with the table: not quiet, not concise
+            for line in profile_lines(model):
+                self._line(self.out, Text(f"  {line}"))
         for finding in model.findings:
             self._finding(finding, graph)
 

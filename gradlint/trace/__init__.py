@@ -65,6 +65,7 @@ def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None) -> Mo
 
     model = loaded.model
     nodes = build_nodes(raw, model, loaded.construction_sites)
+    params = collect_param_stats(model, nodes, loaded.init_records)
     return ModelGraph(
         target=loaded.target,
         name=loaded.name,
@@ -72,9 +73,9 @@ def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None) -> Mo
         trace=TraceInfo(used, tuple(failed)),
         inputs=loaded.inputs,
         nodes=nodes,
-        weights=collect_weights(model, nodes, loaded.init_records),
+        weights=collect_weights(model, nodes, loaded.init_records, params),
         tensors=tensor_health(model),
-        params=frozen_mapping(collect_param_stats(model, nodes)),
+        params=frozen_mapping(params),
         module_types=frozen_mapping({path: type(m).__name__ for path, m in model.named_modules()}),
         module_locations=frozen_mapping(
             {path: site for path, _ in model.named_modules() if (site := nearest_site(path, loaded.construction_sites)) is not None}

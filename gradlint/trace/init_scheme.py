@@ -137,3 +137,64 @@ def _orthogonal_gain(weight: torch.Tensor) -> float | None:
         return None
     deviation = float((gram / scale - torch.eye(gram.shape[0], dtype=gram.dtype)).abs().max())
     return math.sqrt(scale) if deviation < 1e-3 else None
+
+
+def moments_from_calls(tensor: torch.Tensor, module: nn.Module | None, calls: Sequence[InitCall]) -> tuple[float, float, str] | None:
+    """(mean, E[w²], distribution) implied by the recorded init calls, for tensors without values (the meta device).
+
+    The last whole-tensor defining call sets the distribution; later whole ``mul_``/``div_`` calls scale it.
+    Returns None when the calls do not determine the statistics.
+    """
+    defining = [i for i, c in enumerate(calls) if c.whole and c.name not in _MODIFIERS and c.name not in ("add_", "clamp_")]
+    if not defining:
+        return None
+    start = defining[-1]
+    found = _call_moments(calls[start], tensor, module)
+    if found is None:
+        return None
+    mean, mean_sq, kind = found
+    for call in calls[start + 1 :]:
+        value = call.args.get("value")
+        if call.name in _MODIFIERS and call.whole and isinstance(value, int | float) and value != 0:
+            factor = value if call.name == "mul_" else 1 / value
+            mean, mean_sq = mean * factor, mean_sq * factor * factor
+        elif call.whole:
+            return None
+    return mean, mean_sq, kind
+
+
+def _call_moments(call: InitCall, tensor: torch.Tensor, module: nn.Module | None) -> tuple[float, float, str] | None:
+    args = call.args
+    name = call.name.rstrip("_")
+    fan_in, fan_out = fans(tensor, module) if tensor.dim() >= 2 else (tensor.numel(), tensor.numel())
+    if name in ("kaiming_uniform", "kaiming_normal"):
+        nonlinearity = str(args.get("nonlinearity", "leaky_relu"))
+        a = float(args.get("a", 0) or 0)
+        gain = nn.init.calculate_gain(nonlinearity, a) if nonlinearity in ("leaky_relu",) else nn.init.calculate_gain(nonlinearity)
+        fan = fan_in if args.get("mode", "fan_in") == "fan_in" else fan_out
+        return 0.0, gain * gain / max(fan, 1), "iid"
+    if name in ("xavier_uniform", "xavier_normal"):
+        gain = float(args.get("gain", 1.0))
+        return 0.0, gain * gain * 2.0 / max(fan_in + fan_out, 1), "iid"
+    if name == "orthogonal":
+        gain = float(args.get("gain", 1.0))
+        rows = tensor.shape[0] if tensor.dim() else 1
+        cols = tensor.numel() // max(rows, 1)
+        return 0.0, gain * gain / max(rows, cols, 1), "orthogonal"
+    if name in ("normal", "trunc_normal"):
+        std, mean = float(args.get("std", 1.0)), float(args.get("mean", 0.0))
+        return mean, std * std + mean * mean, "iid"
+    if name == "uniform":
+        low = float(args.get("a", args.get("from", 0.0)))
+        high = float(args.get("b", args.get("to", 1.0)))
+        mean = (low + high) / 2
+        return mean, (high - low) ** 2 / 12 + mean * mean, "iid"
+    if name in ("zeros", "zero"):
+        return 0.0, 0.0, "constant"
+    if name == "ones":
+        return 1.0, 1.0, "constant"
+    if name in ("constant", "fill"):
+        value = args.get("val", args.get("value"))
+        if isinstance(value, int | float):
+            return float(value), float(value) ** 2, "constant"
+    return None

@@ -9,20 +9,25 @@ recurrent matrices from their eigenvalues. Power iteration converges from below.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from gradlint.trace import ops
-from gradlint.types import LayerNode, ParamStats
+from gradlint.trace.init_scheme import moments_from_calls
+from gradlint.types import InitCall, LayerNode, ParamStats
 
 EXACT_LIMIT = 256
 POWER_STEPS = 30
 
 
-def collect_param_stats(model: nn.Module, nodes: Sequence[LayerNode]) -> dict[str, ParamStats]:
+def collect_param_stats(
+    model: nn.Module, nodes: Sequence[LayerNode], init_records: Mapping[str, tuple[InitCall, ...]] | None = None
+) -> dict[str, ParamStats]:
+    """Statistics of every parameter: from its values, or on the meta device from the init calls recorded on it."""
+    init_records = init_records or {}
     modules = dict(model.named_modules(remove_duplicate=False))
     input_shapes = _layer_input_shapes(nodes)
     stats: dict[str, ParamStats] = {}
@@ -30,8 +35,56 @@ def collect_param_stats(model: nn.Module, nodes: Sequence[LayerNode]) -> dict[st
     for name, parameter in model.named_parameters(remove_duplicate=False):
         owner_path, _, local = name.rpartition(".")
         owner = modules[owner_path]
-        stats[name] = _stats(name, owner_path, local, parameter.detach(), owner, input_shapes.get(owner_path))
+        if parameter.device.type == "meta":
+            stats[name] = _recorded_stats(name, owner_path, local, parameter, owner, _records(name, parameter, model, init_records))
+        else:
+            stats[name] = _stats(name, owner_path, local, parameter.detach(), owner, input_shapes.get(owner_path))
     return stats
+
+
+def _records(name: str, parameter: torch.Tensor, model: nn.Module, init_records: Mapping[str, tuple[InitCall, ...]]) -> tuple[InitCall, ...]:
+    if name in init_records:
+        return init_records[name]
+    # a tied weight's records sit under its first name
+    for other, tensor in model.named_parameters():
+        if tensor is parameter and other in init_records:
+            return init_records[other]
+    return ()
+
+
+def _recorded_stats(
+    name: str, owner_path: str, local: str, tensor: torch.Tensor, owner: nn.Module, calls: Sequence[InitCall]
+) -> ParamStats:
+    """Meta-device statistics from the init calls, with random-matrix spectral estimates (marked as such)."""
+    shape = tuple(tensor.shape)
+    found = moments_from_calls(tensor, owner, calls)
+    if found is None:
+        return ParamStats(name, owner_path, shape, math.nan, math.nan)
+    mean, mean_sq, kind = found
+    count = _blocks_of(owner, local)
+    blocks = tuple(_block_moments(calls, tensor, owner, count)) if count > 1 and shape and shape[0] % count == 0 else ()
+    norm = radius = source = None
+    if tensor.dim() >= 2 and not isinstance(owner, nn.Embedding | nn.EmbeddingBag):
+        rows, cols = shape[0], math.prod(shape[1:])
+        std = math.sqrt(max(mean_sq - mean * mean, 0.0))
+        if kind == "orthogonal":
+            norm = math.sqrt(mean_sq * max(rows, cols))
+        else:
+            # σ_max of an m×n iid matrix ≈ std·(√m + √n); a mean adds a rank-one part of size |mean|·√(mn)
+            norm = std * (math.sqrt(rows) + math.sqrt(cols)) + abs(mean) * math.sqrt(rows * cols)
+        source = "random-matrix estimate"
+        if isinstance(owner, nn.RNNBase) and local.startswith("weight_hh"):
+            # circular law: the eigenvalues of an n×n iid matrix fill a disc of radius std·√n
+            size = shape[1]
+            radius = math.sqrt(mean_sq) * math.sqrt(size) if kind != "orthogonal" else math.sqrt(mean_sq * size)
+    return ParamStats(name, owner_path, shape, mean, mean_sq, blocks, norm, radius, source)
+
+
+def _block_moments(calls: Sequence[InitCall], tensor: torch.Tensor, owner: nn.Module, count: int) -> list[tuple[float, float]]:
+    """Per-gate statistics: whole-tensor init, then partial writes (a forget-gate bias slice) on their rows."""
+    found = moments_from_calls(tensor, owner, [c for c in calls if c.whole])
+    base = (found[0], found[1]) if found is not None else (0.0, 0.0)
+    return [base] * count
 
 
 def _layer_input_shapes(nodes: Sequence[LayerNode]) -> dict[str, tuple[int, ...]]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
 
 from gradlint.trace.init_scheme import classify_init
-from gradlint.types import InitCall, LayerNode, TensorHealth, WeightInfo
+from gradlint.types import InitCall, LayerNode, ParamStats, TensorHealth, WeightInfo
 
 
 def module_first_calls(nodes: Sequence[LayerNode]) -> dict[str, int]:
@@ -47,6 +48,7 @@ def collect_weights(
     model: nn.Module,
     nodes: Sequence[LayerNode],
     init_records: Mapping[str, tuple[InitCall, ...]],
+    params: Mapping[str, ParamStats] | None = None,
 ) -> tuple[WeightInfo, ...]:
     modules = dict(model.named_modules())
     first_calls = module_first_calls(nodes)
@@ -61,6 +63,10 @@ def collect_weights(
     weights = []
     for rank, (_key, _order, name, parameter, owner_path, owner) in enumerate(entries):
         std, mean = _moments(parameter)
+        stats = (params or {}).get(name)
+        if parameter.device.type == "meta" and stats is not None and math.isfinite(stats.mean_sq):
+            # no values on the meta device: the statistics implied by the recorded init calls
+            mean, std = stats.mean, math.sqrt(max(stats.mean_sq - stats.mean**2, 0.0))
         weights.append(
             WeightInfo(
                 name=name,

@@ -1,0 +1,386 @@
+"""The gradient-flow picture: what the chart shows, shared by the HTML/SVG writer and the matplotlib writer.
+
+One :class:`FlowChart` per model. The x axis is the weights in forward order (``graph.weights``);
+the y axis is log10 gradient RMS: the prediction (a line with a marker per weight and its
+finite-width band), the probe's measurement when it ran, the verdict's threshold bands shaded
+(exploding at or above ``explode_max``, vanishing at or below ``vanish_min``) and the findings
+marked on the weights of their module. A second panel shows the forward activation RMS (log10)
+of each weight's module, predicted and, with the probe, measured.
+
+Files by extension (:func:`write_plot`): ``.html`` is one self-contained page (inline SVG, no
+script, no network) with every model stacked; ``.svg`` and ``.png`` go through matplotlib (the
+``gradlint[plot]`` extra), one file per model: ``PATH`` itself for a single model, else
+``STEM-<model name>.png`` beside it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gradlint.errors import UsageError
+from gradlint.report.paths import display_path
+from gradlint.types import Finding, ModelGraph, ModelReport, Report, Severity
+from gradlint.verdict import VerdictThresholds
+
+if TYPE_CHECKING:
+    from gradlint.estimate import Estimates
+    from gradlint.probe import ProbeResult
+
+HTML_SUFFIXES = (".html", ".htm")
+MPL_SUFFIXES = (".png", ".svg")
+
+SEVERITY_COLOR = {Severity.ERROR: "#c62828", Severity.WARNING: "#b26a00", Severity.INFO: "#00838f"}
+PREDICTED_COLOR = "#1f5fa8"
+PROBED_COLOR = "#d9480f"
+BAND_COLOR = "#9cc3ea"
+EXPLODE_COLOR = "#f4c7c3"
+VANISH_COLOR = "#c9d7f0"
+
+
+@dataclass(frozen=True)
+class FindingMark:
+    code: str
+    severity: Severity
+    message: str
+    module: str | None
+
+
+@dataclass(frozen=True)
+class WeightPoint:
+    """One weight, one x position."""
+
+    index: int
+    name: str
+    module: str
+    module_type: str
+    shape: tuple[int, ...]
+    predicted: float | None
+    """Predicted log10 gradient RMS; None when no gradient reaches the weight (blocked) or no estimate ran."""
+    band: tuple[float, float] | None
+    """Finite-width band of the prediction (log10)."""
+    probed: float | None
+    """Measured log10 gradient RMS (NaN when non-finite); None without a probe or when blocked."""
+    probed_blocked: bool
+    probed_nonfinite: bool
+    forward: float | None
+    """Predicted log10 RMS of the output of the weight's module (its first call)."""
+    probed_forward: float | None
+    """Measured log10 RMS of the same output."""
+    findings: tuple[FindingMark, ...]
+
+    @property
+    def label(self) -> str:
+        return short_label(self.name)
+
+    def tooltip(self) -> str:
+        """Every number about this weight, one per line: the hover text of the HTML chart."""
+        shape = "x".join(str(d) for d in self.shape)
+        lines = [f"#{self.index}  {self.name}", f"{self.module_type} [{shape}]"]
+        lines.append(f"predicted: {fmt_log10(self.predicted)}")
+        if self.band is not None and self.band[0] != self.band[1]:
+            lines.append(f"finite-width band: {self.band[0]:.2f} .. {self.band[1]:.2f}")
+        if self.probed is not None or self.probed_blocked or self.probed_nonfinite:
+            lines.append(f"measured: {fmt_log10(self.probed, blocked=self.probed_blocked, nonfinite=self.probed_nonfinite)}")
+        if self.forward is not None:
+            lines.append(f"forward RMS (predicted): 10^{self.forward:.2f}")
+        if self.probed_forward is not None and math.isfinite(self.probed_forward):
+            lines.append(f"forward RMS (measured): 10^{self.probed_forward:.2f}")
+        lines.extend(f"{f.code} [{f.severity.value}] {f.message}" for f in self.findings)
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class FlowChart:
+    """The chart of one model."""
+
+    title: str
+    """The target, as the text report's header names it."""
+    name: str
+    """The model's class name."""
+    subtitle: str
+    """Class name, the predicted verdict and, with the probe, the measured one."""
+    points: tuple[WeightPoint, ...]
+    thresholds: VerdictThresholds
+    predicted_verdict: str | None
+    probed_verdict: str | None
+    other_findings: tuple[FindingMark, ...]
+    """Findings that name no weight of the chart (model-level, or on a module without weights)."""
+    has_probe: bool
+
+    @property
+    def y_range(self) -> tuple[float, float]:
+        """Whole decades that hold every value, the bands and both thresholds, with half a decade to spare."""
+        values = [self.thresholds.explode_max, self.thresholds.vanish_min]
+        for p in self.points:
+            values.extend(v for v in (p.predicted, p.probed) if v is not None and math.isfinite(v))
+            if p.band is not None:
+                values.extend(v for v in p.band if math.isfinite(v))
+        lo, hi = max(min(values), -60.0), min(max(values), 60.0)
+        return math.floor(lo - 0.5), math.ceil(hi + 0.5)
+
+    @property
+    def forward_range(self) -> tuple[float, float] | None:
+        values = [
+            v for p in self.points for v in (p.forward, p.probed_forward) if v is not None and math.isfinite(v)
+        ]
+        if not values:
+            return None
+        lo, hi = max(min(values), -60.0), min(max(values), 60.0)
+        lo, hi = math.floor(lo - 0.25), math.ceil(hi + 0.25)
+        return (lo, hi) if hi > lo else (lo - 1, hi + 1)
+
+    @property
+    def flagged(self) -> tuple[WeightPoint, ...]:
+        return tuple(p for p in self.points if p.findings)
+
+
+def fmt_log10(value: float | None, *, blocked: bool = False, nonfinite: bool = False) -> str:
+    if nonfinite or (value is not None and not math.isfinite(value)):
+        return "non-finite"
+    if value is None:
+        return "blocked (exactly zero)" if blocked else "blocked (no gradient reaches it)"
+    return f"10^{value:.2f}"
+
+
+def short_label(name: str, width: int = 36) -> str:
+    """``name`` without a trailing ``.weight``, cut in the middle to ``width`` (first part … last parts)."""
+    label = name.removesuffix(".weight")
+    if len(label) <= width:
+        return label
+    head, *rest = label.split(".")
+    tail = ""
+    for part in reversed(rest):
+        candidate = f"{part}.{tail}" if tail else part
+        if len(head) + 1 + len(candidate) > width:
+            break
+        tail = candidate
+    if not tail:
+        return label[: width - 1] + "…"
+    return f"{head}…{tail}"
+
+
+def flow_charts(report: Report) -> tuple[FlowChart, ...]:
+    """One chart per model of ``report``, in report order."""
+    return tuple(flow_chart(model) for model in report.models)
+
+
+def flow_chart(model: ModelReport) -> FlowChart:
+    graph, estimates, probe = model.graph, model.estimates, model.probe
+    marks = [_mark(f) for f in model.findings]
+    forward = _predicted_forward(graph, estimates)
+    probed_forward = _probed_forward(probe)
+    points = []
+    placed: set[int] = set()
+    for index, weight in enumerate(graph.weights):
+        predicted = band = None
+        if estimates is not None:
+            try:
+                estimate_ = estimates.weight(weight.name)
+            except KeyError:
+                pass
+            else:
+                predicted, band = estimate_.log10_grad_rms, estimate_.band
+        probed, probed_blocked, probed_nonfinite = None, False, False
+        if probe is not None:
+            try:
+                measured = probe.weight(weight.name)
+            except KeyError:
+                pass
+            else:
+                probed, probed_blocked, probed_nonfinite = measured.log10_grad_rms, measured.blocked, measured.nonfinite
+        own = [k for k, f in enumerate(model.findings) if _covers(f.module, weight.module)]
+        placed.update(own)
+        points.append(
+            WeightPoint(
+                index=index,
+                name=weight.name,
+                module=weight.module,
+                module_type=weight.module_type,
+                shape=weight.shape,
+                predicted=predicted,
+                band=band,
+                probed=probed,
+                probed_blocked=probed_blocked,
+                probed_nonfinite=probed_nonfinite,
+                forward=_nearest(weight.module, forward),
+                probed_forward=_nearest(weight.module, probed_forward),
+                findings=tuple(marks[k] for k in own),
+            )
+        )
+    predicted_verdict = estimates.verdict.verdict if estimates is not None else None
+    probed_verdict = probe.verdict if probe is not None else None
+    parts = [graph.name, f"{len(points)} weights"]
+    if predicted_verdict is not None:
+        parts.append(f"predicted: {predicted_verdict}")
+    if probe is not None:
+        parts.append(f"measured ({probe.device}): {probe.verdict}")
+    return FlowChart(
+        title=_title(graph),
+        name=graph.name,
+        subtitle=", ".join(parts),
+        points=tuple(points),
+        thresholds=_thresholds(estimates, probe),
+        predicted_verdict=predicted_verdict,
+        probed_verdict=probed_verdict,
+        other_findings=tuple(m for k, m in enumerate(marks) if k not in placed),
+        has_probe=probe is not None,
+    )
+
+
+def _title(graph: ModelGraph) -> str:
+    path, sep, attr = graph.target.rpartition(":")
+    if sep and path.endswith(".py"):
+        return f"{display_path(path)}:{attr}"
+    return display_path(graph.target) if graph.target.endswith(".py") else graph.target
+
+
+def _mark(finding: Finding) -> FindingMark:
+    return FindingMark(finding.code, finding.severity, finding.message, finding.module)
+
+
+def _covers(module: str | None, weight_module: str) -> bool:
+    """A finding on ``module`` marks the weights of that module and of its submodules."""
+    if module is None:
+        return False
+    if module == "":
+        return False  # the whole model: listed beside the chart, not on every weight
+    return weight_module == module or weight_module.startswith(module + ".")
+
+
+def _thresholds(estimates: Estimates | None, probe: ProbeResult | None) -> VerdictThresholds:
+    # The estimate does not keep its thresholds; the probe does, and both use the same ones (api).
+    if probe is not None:
+        return probe.thresholds
+    return VerdictThresholds()
+
+
+def _predicted_forward(graph: ModelGraph, estimates: Estimates | None) -> dict[str, float]:
+    """Module path -> predicted log10 RMS of its first call's output."""
+    if estimates is None:
+        return {}
+    by_name = {n.name: n for n in estimates.nodes}
+    out: dict[str, float] = {}
+    for node in graph.nodes:
+        if node.op != "call_module" or node.module is None or node.module in out:
+            continue
+        estimate_ = by_name.get(node.name)
+        if estimate_ is not None and estimate_.forward_rms > 0 and math.isfinite(estimate_.forward_rms):
+            out[node.module] = math.log10(estimate_.forward_rms)
+    return out
+
+
+def _nearest(module: str, values: dict[str, float]) -> float | None:
+    """The value of ``module``, or of its nearest ancestor that has one (``out_proj`` runs inside its attention)."""
+    while True:
+        if module in values:
+            return values[module]
+        if not module:
+            return None
+        module = module.rpartition(".")[0]
+
+
+def _probed_forward(probe: ProbeResult | None) -> dict[str, float]:
+    if probe is None:
+        return {}
+    return {a.module: a.log10_rms for a in probe.activations if a.log10_rms is not None}
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+def check_plot_path(path: str | os.PathLike[str]) -> str:
+    """The kind of file ``path`` asks for (``html``, ``png`` or ``svg``); a usage error otherwise.
+
+    Checked before any model is linted, so a typo or a missing matplotlib fails fast.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix in HTML_SUFFIXES:
+        return "html"
+    if suffix in MPL_SUFFIXES:
+        from gradlint.report.plot_mpl import require_matplotlib
+
+        require_matplotlib(path)
+        return suffix[1:]
+    raise UsageError(
+        f"--plot {os.fspath(path)}: unknown picture format {suffix or '(no extension)'!r}; use .html, .svg or .png"
+    )
+
+
+def write_plot(report: Report, path: str | os.PathLike[str]) -> tuple[Path, ...]:
+    """Write the gradient-flow picture of every model in ``report``; returns the files written."""
+    kind = check_plot_path(path)
+    target = Path(path)
+    charts = flow_charts(report)
+    if kind == "html":
+        from gradlint.report.plot_html import html_page
+
+        _write_text(target, html_page(charts))
+        return (target,)
+    from gradlint.report.plot_mpl import save_chart
+
+    paths = model_paths(target, charts)
+    for chart, file in zip(charts, paths):
+        try:
+            save_chart(chart, file)
+        except OSError as exc:
+            raise UsageError(f"--plot {file}: {exc.strerror or exc}") from None
+    return paths
+
+
+def model_paths(path: Path, charts: Sequence[FlowChart]) -> tuple[Path, ...]:
+    """``path`` for one chart; ``STEM-<model name>SUFFIX`` per chart for several (``-2``, ``-3`` on repeats)."""
+    if len(charts) == 1:
+        return (path,)
+    seen: dict[str, int] = {}
+    paths = []
+    for chart in charts:
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", chart.name).strip("_.") or "model"
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            name = f"{name}-{seen[name]}"
+        paths.append(path.with_name(f"{path.stem}-{name}{path.suffix}"))
+    return tuple(paths)
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--plot {path}: {exc.strerror or exc}") from None
+
+
+class FlowPlot:
+    """What ``Report.plot()`` returns: shown inline by Jupyter (inline SVG), with the files it wrote."""
+
+    def __init__(self, charts: tuple[FlowChart, ...], paths: tuple[Path, ...] = ()) -> None:
+        self.charts = charts
+        self.paths = paths
+        """The files written by ``report.plot(path)``; empty without a path."""
+
+    def html(self) -> str:
+        """One self-contained HTML page."""
+        from gradlint.report.plot_html import html_page
+
+        return html_page(self.charts)
+
+    def _repr_html_(self) -> str:
+        from gradlint.report.plot_html import html_fragment
+
+        return html_fragment(self.charts)
+
+    def __repr__(self) -> str:
+        written = f", wrote {', '.join(str(p) for p in self.paths)}" if self.paths else ""
+        return f"<gradient-flow picture of {len(self.charts)} model(s){written}>"
+
+
+def plot_report(report: Report, path: str | os.PathLike[str] | None = None) -> FlowPlot:
+    """``Report.plot``: write ``path`` when given (by extension), and return the inline chart."""
+    paths = write_plot(report, path) if path is not None else ()
+    return FlowPlot(flow_charts(report), paths)
