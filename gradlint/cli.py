@@ -101,6 +101,7 @@ _POSITIVE = click.FloatRange(min=0, min_open=True)
 @click.option("--lr", type=_POSITIVE, help="Learning rate for --probe-steps [default: 0.001].")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS, case_sensitive=False), help="Optimizer for --probe-steps [default: sgd].")
 @click.option("--probe-timeout", type=_POSITIVE, metavar="SECONDS", help="Give up on a model's probe after this many seconds.")
+@click.option("--plot", "plot_file", type=click.Path(dir_okay=False), metavar="FILE", help="Also draw the gradient-flow picture: FILE.html (a self-contained page), .png or .svg (needs gradlint[plot]; one file per model).")
 @click.option("--quiet", "-q", is_flag=True, help="Only findings: no layer table, no fixes, no summary, no progress.")
 @click.option("--no-color", is_flag=True, help="No colour (also: the NO_COLOR environment variable).")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
@@ -128,6 +129,7 @@ def check_command(
     lr: float | None,
     optimizer: str | None,
     probe_timeout: float | None,
+    plot_file: str | None,
     quiet: bool,
     no_color: bool,
     debug: bool,
@@ -159,6 +161,10 @@ def check_command(
     )
     settings = Settings(overrides, config_file=config_file, isolated=isolated)
     settings.check(targets)  # bad configuration and unknown codes fail before any user code runs
+    if plot_file:
+        from gradlint.report.plot import check_plot_path
+
+        check_plot_path(plot_file)  # an unknown extension or a missing matplotlib fails before linting
     run_config = settings.run_config(targets)
     output_format = output_format or run_config.output_format or "text"
     fail_on = fail_on or run_config.fail_on or "info"
@@ -203,6 +209,10 @@ def check_command(
     finally:
         if output_file:
             out.close()
+    if plot_file and report.models:
+        for path in report.plot(plot_file).paths:
+            if not quiet:
+                click.echo(f"gradlint: wrote the gradient-flow picture to {path}", err=True)
 
     nothing = not report.models and not report.errors
     if nothing:

@@ -17,8 +17,11 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
+    import os
+
     from gradlint.estimate import Estimates
     from gradlint.probe import ProbeResult
+    from gradlint.report.plot import FlowPlot
 
 
 class Severity(str, Enum):
@@ -334,6 +337,17 @@ class Report:
         from gradlint.report.notebook import html_report
 
         return html_report(self)
+
+    def plot(self, path: str | os.PathLike[str] | None = None) -> FlowPlot:
+        """The gradient-flow picture: per weight, predicted (and probed) log10 gradient RMS with the threshold bands.
+
+        ``path`` by extension: ``.html`` (one self-contained page), ``.png`` / ``.svg`` (matplotlib, the
+        ``gradlint[plot]`` extra; one file per model, suffixed with the model's name when there are several).
+        The returned object shows inline in Jupyter and lists the files written in ``.paths``.
+        """
+        from gradlint.report.plot import plot_report
+
+        return plot_report(self, path)
 
 
 def nearest_site(path: str, sites: Mapping[str, SourceLocation]) -> SourceLocation | None:

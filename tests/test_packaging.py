@@ -27,5 +27,10 @@ def test_wheel_contains_rules_and_schema(tmp_path: Path) -> None:
     assert {f"gradlint/rules/{name}" for name in rule_files} <= names
     assert "gradlint/schema/report-v1.json" in names
     assert "gradlint/cli.py" in names
+    # every subpackage of the source tree ships (a package missing from pyproject's list would not)
+    for init in (ROOT / "gradlint").glob("*/__init__.py"):
+        package = init.parent.name
+        modules = {f"gradlint/{package}/{p.name}" for p in init.parent.glob("*.py")}
+        assert modules <= names, sorted(modules - names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "gradlint = gradlint.cli:entry_point" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -39,8 +39,8 @@ SEVERITY_COLOR = {Severity.ERROR: "#c62828", Severity.WARNING: "#b26a00", Severi
 PREDICTED_COLOR = "#1f5fa8"
 PROBED_COLOR = "#d9480f"
 BAND_COLOR = "#9cc3ea"
-EXPLODE_COLOR = "#f4c7c3"
-VANISH_COLOR = "#c9d7f0"
+EXPLODE_COLOR = "#f8d7d3"
+VANISH_COLOR = "#e4ddf2"
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,20 @@ class WeightPoint:
     @property
     def label(self) -> str:
         return short_label(self.name)
+
+    @property
+    def worst(self) -> FindingMark | None:
+        """The most severe finding on this weight (the first of them), if any."""
+        return max(self.findings, key=lambda m: m.severity.rank, default=None)
+
+    @property
+    def badge(self) -> str:
+        """What the chart writes above a flagged weight: the most severe code, ``+N`` for the other codes."""
+        worst = self.worst
+        if worst is None:
+            return ""
+        others = len({m.code for m in self.findings} - {worst.code})
+        return worst.code + (f"+{others}" if others else "")
 
     def tooltip(self) -> str:
         """Every number about this weight, one per line: the hover text of the HTML chart."""
@@ -148,7 +162,7 @@ def fmt_log10(value: float | None, *, blocked: bool = False, nonfinite: bool = F
     return f"10^{value:.2f}"
 
 
-def short_label(name: str, width: int = 36) -> str:
+def short_label(name: str, width: int = 44) -> str:
     """``name`` without a trailing ``.weight``, cut in the middle to ``width`` (first part … last parts)."""
     label = name.removesuffix(".weight")
     if len(label) <= width:
@@ -313,11 +327,13 @@ def check_plot_path(path: str | os.PathLike[str]) -> str:
     )
 
 
-def write_plot(report: Report, path: str | os.PathLike[str]) -> tuple[Path, ...]:
+def write_plot(
+    report: Report, path: str | os.PathLike[str], charts: tuple[FlowChart, ...] | None = None
+) -> tuple[Path, ...]:
     """Write the gradient-flow picture of every model in ``report``; returns the files written."""
     kind = check_plot_path(path)
     target = Path(path)
-    charts = flow_charts(report)
+    charts = flow_charts(report) if charts is None else charts
     if kind == "html":
         from gradlint.report.plot_html import html_page
 
@@ -382,5 +398,6 @@ class FlowPlot:
 
 def plot_report(report: Report, path: str | os.PathLike[str] | None = None) -> FlowPlot:
     """``Report.plot``: write ``path`` when given (by extension), and return the inline chart."""
-    paths = write_plot(report, path) if path is not None else ()
-    return FlowPlot(flow_charts(report), paths)
+    charts = flow_charts(report)
+    paths = write_plot(report, path, charts) if path is not None else ()
+    return FlowPlot(charts, paths)

@@ -38,7 +38,6 @@ _STYLE = """
 .gradlint-flow svg text { font-size: 11px; fill: #333; }
 .gradlint-flow svg .tick { font-size: 10px; fill: #555; }
 .gradlint-flow svg .wlabel { font-size: 10px; font-family: ui-monospace, Menlo, Consolas, monospace; }
-.gradlint-flow svg .col rect { fill: #000; fill-opacity: 0; }
 .gradlint-flow svg .col:hover rect { fill-opacity: 0.07; }
 .gradlint-flow ul.findings { margin: 0.4em 0; padding-left: 1.2em; font-size: 0.92em; }
 .gradlint-flow code { font-family: ui-monospace, Menlo, Consolas, monospace; }
@@ -47,8 +46,9 @@ _STYLE = """
 _FORWARD_COLOR = "#2b8a3e"
 _ML, _MR, _MT = 64, 24, 64
 _MAIN_H, _GAP, _FWD_H = 300, 26, 110
-_STEP_MIN, _STEP_MAX, _PLOT_MIN = 16, 44, 520
+_STEP_MIN, _PLOT_MIN = 16, 560
 _CHAR_W = 6.2
+_TEXT_W = 7.0  # an 11px character, generously
 
 
 def html_page(charts: Sequence[FlowChart]) -> str:
@@ -107,7 +107,7 @@ class _Frame:
 
     def __init__(self, chart: FlowChart) -> None:
         n = len(chart.points)
-        self.step = min(_STEP_MAX, max(_STEP_MIN, _PLOT_MIN / max(n, 1)))
+        self.step = max(_STEP_MIN, _PLOT_MIN / max(n, 1))
         self.plot_w = self.step * n
         self.width = _ML + self.plot_w + _MR
         self.lo, self.hi = chart.y_range
@@ -169,9 +169,6 @@ def _zones(chart: FlowChart, f: _Frame) -> Iterator[str]:
     for value, name in ((t.explode_max, "exploding"), (t.vanish_min, "vanishing")):
         y = f.y(value)
         yield f'<line class="threshold" x1="{x0}" x2="{x0 + w:.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="#888" stroke-dasharray="4 3"/>'
-    right = x0 + w - 4
-    yield f'<text x="{right:.1f}" y="{top - 5:.1f}" text-anchor="end" fill="#a33">exploding (≥ 10^{t.explode_max:g})</text>'
-    yield f'<text x="{right:.1f}" y="{bottom + 13:.1f}" text-anchor="end" fill="#335">vanishing (≤ 10^{t.vanish_min:g})</text>'
 
 
 def _decade_step(span: float, height: float) -> int:
@@ -194,7 +191,7 @@ def _grid(f: _Frame) -> Iterator[str]:
 def _power_label(x: float, y: float, exponent: float) -> str:
     return (
         f'<text class="tick" x="{x:.1f}" y="{y:.1f}" text-anchor="end">10'
-        f'<tspan dy="-5" font-size="8">{exponent:g}</tspan></text>'
+        f'<tspan dy="-4" font-size="8">{exponent:g}</tspan></text>'
     )
 
 
@@ -220,9 +217,16 @@ def _band(chart: FlowChart, f: _Frame) -> Iterator[str]:
         return p.band is not None and _finite(p.predicted) and all(math.isfinite(v) for v in p.band)
 
     for run in _runs(chart.points, has_band):
-        half = f.step * 0.3
-        upper = [(f.x(p.index) + dx, f.y(p.band[1])) for p in run for dx in (-half, half)]  # type: ignore[index]
-        lower = [(f.x(p.index) + dx, f.y(p.band[0])) for p in reversed(run) for dx in (half, -half)]  # type: ignore[index]
+        if len(run) == 1:
+            p = run[0]
+            top, bottom = f.y(p.band[1]), f.y(p.band[0])  # type: ignore[index]
+            yield (
+                f'<rect class="band" x="{f.x(p.index) - 4:.1f}" y="{top:.1f}" width="8" height="{bottom - top:.1f}" '
+                f'fill="{BAND_COLOR}" fill-opacity="0.55"/>'
+            )
+            continue
+        upper = [(f.x(p.index), f.y(p.band[1])) for p in run]  # type: ignore[index]
+        lower = [(f.x(p.index), f.y(p.band[0])) for p in reversed(run)]  # type: ignore[index]
         points = " ".join(f"{x:.1f},{y:.1f}" for x, y in upper + lower)
         yield f'<polygon class="band" points="{points}" fill="{BAND_COLOR}" fill-opacity="0.55" stroke="none"/>'
 
@@ -278,10 +282,10 @@ def _series(chart: FlowChart, f: _Frame) -> Iterator[str]:
 def _findings(chart: FlowChart, f: _Frame) -> Iterator[str]:
     last_text = -1e9
     for p in chart.flagged:
-        worst = max(p.findings, key=lambda m: m.severity.rank)
+        worst = p.worst
+        assert worst is not None
         color = SEVERITY_COLOR[worst.severity]
         x = f.x(p.index)
-        codes = " ".join(dict.fromkeys(m.code for m in p.findings))
         title = html.escape("\n".join(f"{m.code} [{m.severity.value}] {m.module or ''}: {m.message}" for m in p.findings))
         yield (
             f'<g class="finding" data-weight="{html.escape(p.name, quote=True)}"><title>{title}</title>'
@@ -290,9 +294,9 @@ def _findings(chart: FlowChart, f: _Frame) -> Iterator[str]:
             f'<path d="M{x - 5:.1f},{f.main_top - 10:.1f} L{x + 5:.1f},{f.main_top - 10:.1f} L{x:.1f},{f.main_top - 2:.1f} Z" '
             f'fill="{color}"/>'
         )
-        width = len(codes) * _CHAR_W
-        if x - width / 2 > last_text + 6:
-            yield f'<text x="{x:.1f}" y="{f.main_top - 14:.1f}" text-anchor="middle" fill="{color}">{html.escape(codes)}</text>'
+        width = len(p.badge) * _TEXT_W
+        if x - width / 2 > last_text + 8:
+            yield f'<text x="{x:.1f}" y="{f.main_top - 14:.1f}" text-anchor="middle" fill="{color}">{html.escape(p.badge)}</text>'
             last_text = x + width / 2
         yield "</g>"
 
@@ -330,13 +334,13 @@ def _labels(chart: FlowChart, f: _Frame) -> Iterator[str]:
     y = f.labels_top
     for p in chart.points:
         x = f.x(p.index) + 3.5
-        color = SEVERITY_COLOR[max(p.findings, key=lambda m: m.severity.rank).severity] if p.findings else "#333"
+        color = SEVERITY_COLOR[p.worst.severity] if p.worst is not None else "#333"
         yield (
             f'<text class="wlabel" x="{x:.1f}" y="{y:.1f}" transform="rotate(-90 {x:.1f} {y:.1f})" text-anchor="end" '
             f'fill="{color}">{html.escape(p.label)}</text>'
         )
     yield (
-        f'<text x="{_ML + f.plot_w / 2:.1f}" y="{f.height - 6:.1f}" text-anchor="middle">'
+        f'<text x="{_ML}" y="{f.height - 6:.1f}">'
         "weights in forward order (input → output); hover for names and numbers</text>"
     )
 
@@ -354,12 +358,26 @@ def _legend(chart: FlowChart, f: _Frame) -> Iterator[str]:
              f'<rect x="5.8" y="-3.2" width="6.4" height="6.4" fill="{PROBED_COLOR}" transform="rotate(45 9 0)"/>', "measured (probe)")
         )
     items.append((f'<line x1="0" x2="18" y1="0" y2="0" stroke="{_FORWARD_COLOR}" stroke-width="1.5"/>', "forward RMS"))
+    if chart.has_probe:
+        items.append(
+            (f'<line x1="0" x2="18" y1="0" y2="0" stroke="{PROBED_COLOR}" stroke-width="1.5" stroke-dasharray="5 3"/>',
+             "forward RMS (measured)")
+        )
     if chart.flagged:
         items.append(('<path d="M4,-5 L14,-5 L9,3 Z" fill="#c62828"/>', "finding"))
+    t = chart.thresholds
+    items.append((f'<rect x="0" y="-6" width="18" height="12" fill="{EXPLODE_COLOR}" stroke="#888" stroke-width="0.5"/>',
+                  f"exploding (≥ 10^{t.explode_max:g})"))
+    items.append((f'<rect x="0" y="-6" width="18" height="12" fill="{VANISH_COLOR}" stroke="#888" stroke-width="0.5"/>',
+                  f"vanishing (≤ 10^{t.vanish_min:g})"))
     yield '<g class="legend">'
+    row_end = f.width - _MR
     for swatch, text in items:
+        width = 24 + len(text) * _CHAR_W + 18
+        if x + width - 18 > row_end and x > _ML:
+            x, y = _ML, y + 18
         yield f'<g transform="translate({x:.1f} {y})">{swatch}<text x="24" y="4">{html.escape(text)}</text></g>'
-        x += 24 + len(text) * _CHAR_W + 18
+        x += width
     yield "</g>"
 
 
@@ -370,5 +388,6 @@ def _hover(chart: FlowChart, f: _Frame) -> Iterator[str]:
         x = f.x(p.index) - f.step / 2
         yield (
             f'<g class="col" data-weight="{html.escape(p.name, quote=True)}"><title>{html.escape(p.tooltip())}</title>'
-            f'<rect x="{x:.1f}" y="{f.main_top}" width="{f.step:.1f}" height="{bottom - f.main_top:.1f}"/></g>'
+            f'<rect x="{x:.1f}" y="{f.main_top}" width="{f.step:.1f}" height="{bottom - f.main_top:.1f}" '
+            'fill="#000" fill-opacity="0"/></g>'
         )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-from gradlint.report.plot import FlowChart, WeightPoint, flow_chart, short_label
+from gradlint.report.plot import FlowChart, WeightPoint, flow_chart
 from gradlint.types import ModelReport
 
 WIDTH = 78
@@ -43,7 +43,7 @@ def profile_lines(model: ModelReport, *, width: int = WIDTH, max_rows: int = MAX
 def _render(chart: FlowChart, width: int, max_rows: int, reason: str) -> tuple[str, ...]:
     t = chart.thresholds
     probe = chart.has_probe
-    flags = {p.index: " ".join(dict.fromkeys(f.code for f in p.findings)) for p in chart.points}
+    flags = {p.index: p.badge for p in chart.points}  # the most severe code, +N for the others
     flag_w = max((len(f) for f in flags.values()), default=0)
     numbers = 2 if probe else 1
     labels = {p.index: p.label for p in chart.points}
@@ -153,7 +153,8 @@ def _number(value: float | None, *, blocked: bool = False, nonfinite: bool = Fal
 
 
 def _rows_to_show(points: tuple[WeightPoint, ...], max_rows: int) -> set[int]:
-    """Every index when they fit; else first, last, extremes and flagged weights, then evenly spread others."""
+    """Every index when they fit in ``max_rows`` lines; else the first, last, extreme and flagged weights and
+    others spread evenly, so that rows and ``... N more`` lines together stay near ``max_rows``."""
     n = len(points)
     if n <= max_rows:
         return set(range(n))
@@ -165,8 +166,9 @@ def _rows_to_show(points: tuple[WeightPoint, ...], max_rows: int) -> set[int]:
         if values:
             keep.add(min(values)[1])
             keep.add(max(values)[1])
-    room = max_rows - len(keep)
+    room = max_rows // 2 - len(keep)
     if room > 0:
-        step = n / room
-        keep.update(min(n - 1, int(k * step)) for k in range(room))
+        keep.update(round(k * (n - 1) / (room + 1)) for k in range(1, room + 1))
+    # a gap of one weight costs a line either way: show the weight
+    keep.update(i for i in range(1, n - 1) if i - 1 in keep and i + 1 in keep)
     return keep

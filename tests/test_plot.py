@@ -1,0 +1,347 @@
+"""The gradient-flow picture (issue #8): the text profile, ``--plot FILE.html|.svg|.png``, ``Report.plot``."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import struct
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import gradlint
+from gradlint.api import LintOptions, lint_paths
+from gradlint.cli import main
+from gradlint.errors import UsageError
+from gradlint.report import TextReporter
+from gradlint.report.plot import FlowPlot, check_plot_path, flow_chart, flow_charts, short_label, write_plot
+from gradlint.report.plot_html import html_page
+from gradlint.report.profile import profile_lines
+from gradlint.types import ModelReport, Report
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ("healthy_cnn", "deep_relu_mlp", "exploding_rnn")
+
+
+@pytest.fixture(scope="module")
+def examples() -> dict[str, ModelReport]:
+    """The small examples, linted once: the gradient-scale rules only (others come and go), no probe."""
+    report = lint_paths([str(ROOT / "examples" / f"{name}.py") for name in EXAMPLES], LintOptions(select=("GL1",)))
+    assert not report.errors
+    return {name: model for name, model in zip(EXAMPLES, report.models)}
+
+
+@pytest.fixture(scope="module")
+def probed() -> Report:
+    """A small MLP measured by the probe (one seed), so the measured series is drawn too."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 4))
+    return gradlint.lint(model, torch.randn(8, 16), probe=True, device="cpu", probe_seeds=1)
+
+
+@pytest.fixture(scope="module")
+def long_model() -> ModelReport:
+    """70 weights: more than the text profile shows and more than the PNG labels one by one."""
+    model = nn.Sequential(*[nn.Linear(8, 8) for _ in range(70)])
+    return gradlint.lint(model, torch.randn(4, 8)).models[0]
+
+
+def weights_of(model: ModelReport) -> list[str]:
+    return [w.name for w in model.graph.weights]
+
+
+# --- the chart data ---------------------------------------------------------------------------
+
+
+def test_chart_follows_the_weights_in_forward_order(examples: dict[str, ModelReport]) -> None:
+    model = examples["deep_relu_mlp"]
+    chart = flow_chart(model)
+    assert [p.name for p in chart.points] == weights_of(model)
+    assert model.estimates is not None
+    assert [p.predicted for p in chart.points] == [model.estimates.weight(w).log10_grad_rms for w in weights_of(model)]
+    assert all(p.forward is not None for p in chart.points)  # forward RMS of every Linear
+    lo, hi = chart.y_range
+    assert lo <= min(p.band[0] for p in chart.points if p.band) and hi >= chart.thresholds.explode_max
+    # GL102 on net.4 marks its weight and no other
+    assert [p.name for p in chart.flagged] == ["net.4.weight"]
+    assert chart.flagged[0].findings[0].code == "GL102"
+
+
+def test_findings_on_a_parent_module_mark_its_weights(examples: dict[str, ModelReport]) -> None:
+    chart = flow_chart(examples["exploding_rnn"])
+    assert [p.name for p in chart.flagged] == ["rnn.weight_ih_l0", "rnn.weight_hh_l0"]
+    assert chart.predicted_verdict == "exploding"
+
+
+def test_short_labels() -> None:
+    assert short_label("net.4.weight") == "net.4"
+    assert short_label("encoder.layers.11.self_attn.in_proj_weight") == "encoder.layers.11.self_attn.in_proj_weight"
+    label = short_label("model.encoder.layer.11.attention.self.query.extra.long.path.weight", width=30)
+    assert len(label) <= 30 and label.startswith("model…") and label.endswith("long.path")
+
+
+# --- the text profile -------------------------------------------------------------------------
+
+
+def test_profile_has_one_row_per_weight_within_80_columns(examples: dict[str, ModelReport]) -> None:
+    for model in examples.values():
+        lines = profile_lines(model)
+        assert all(len("  " + line) <= 80 for line in lines), "\n".join(lines)
+        rows = [line for line in lines if re.search(r"\s-?\d+\.\d\d(\s|$)", line) and "|" in line]
+        assert len(rows) == len(model.graph.weights)
+        assert lines[-1].startswith(f"predicted: {model.estimates.verdict.verdict}")  # type: ignore[union-attr]
+        assert not any("\x1b" in line for line in lines)
+
+
+def test_profile_rows_show_the_bands_and_the_flagged_weight(examples: dict[str, ModelReport]) -> None:
+    lines = profile_lines(examples["deep_relu_mlp"])
+    header = next(line for line in lines if line.startswith("weight"))
+    first = next(line for line in lines if line.startswith("net.0 "))
+    # the threshold edges sit under their tick labels: | under the 3 of -3 and under 3
+    assert first.index("|") == header.index("-3") + 1
+    assert first.rindex("|") == header.index(" 3 ") + 1
+    assert first[first.index("|") - 3 : first.index("|")] == "..."  # the vanishing zone is shaded
+    assert "o" in first.split("|")[0]  # the prediction falls in it
+    assert next(line for line in lines if line.startswith("net.4 ")).endswith("GL102")
+
+
+def test_profile_with_probe_shows_measured_values(probed: Report) -> None:
+    model = probed.models[0]
+    lines = profile_lines(model)
+    assert "x measured" in lines[1]
+    header = next(line for line in lines if line.startswith("weight"))
+    assert header.endswith("pred   meas")
+    assert model.probe is not None
+    first = model.probe.weights[0].log10_grad_rms
+    assert f"{first:.2f}" in next(line for line in lines if line.startswith("0 ") or line.startswith("0  "))
+
+
+def test_long_profiles_elide_unremarkable_weights(long_model: ModelReport) -> None:
+    lines = profile_lines(long_model, max_rows=20)
+    body = lines[4:-1]
+    gaps = [line for line in body if re.fullmatch(r"\s*\.\.\. \d+ more", line)]
+    shown = [line.split()[0] for line in body if line not in gaps]
+    assert gaps and shown[0] == "0" and shown[-1] == "69"
+    assert len(body) <= 24
+    assert sum(int(g.split()[1]) for g in gaps) + len(shown) == 70  # every weight is shown or counted
+    assert len(profile_lines(long_model)) <= 60 + 8
+
+
+def test_text_report_shows_the_profile_except_when_quiet(examples: dict[str, ModelReport]) -> None:
+    import io
+
+    report = Report((examples["exploding_rnn"],))
+    for show_layers, expected in ((True, True), (False, False)):
+        out, err = io.StringIO(), io.StringIO()
+        TextReporter(out, err, color=False, show_layers=show_layers, show_fix=show_layers).render(report)
+        assert ("gradient flow: log10 gradient RMS per weight" in out.getvalue()) is expected
+    without = dataclasses.replace(examples["exploding_rnn"], estimates=None)
+    assert profile_lines(without) == ()
+
+
+# --- HTML -------------------------------------------------------------------------------------
+
+
+def test_html_has_one_mark_per_weight_bands_and_every_name(examples: dict[str, ModelReport], tmp_path: Path) -> None:
+    for name, model in examples.items():
+        path = tmp_path / f"{name}.html"
+        assert write_plot(Report((model,)), path) == (path,)
+        page = path.read_text(encoding="utf-8")
+        assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+        svg = re.search(r"<svg.*?</svg>", page, re.S)
+        assert svg is not None
+        ET.fromstring(svg.group(0))  # well-formed SVG
+        names = weights_of(model)
+        assert len(re.findall(r'class="mark pred[ "]', page)) == len(names)
+        assert page.count('class="zone explode"') == 1 and page.count('class="zone vanish"') == 1
+        assert len(re.findall(r'class="band"', page)) >= 1
+        hover = re.findall(r'<g class="col" data-weight="([^"]+)"><title>([^<]*)</title>', page)
+        assert [w for w, _ in hover] == names
+        assert all(title.split("\n")[0].endswith(w) for w, title in hover)
+        assert not re.search(r"<script|\bsrc=|href=|@import|url\(", page)  # self-contained, no network
+        assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", page)
+
+
+def test_html_marks_findings_on_their_weights(examples: dict[str, ModelReport]) -> None:
+    page = html_page(flow_charts(Report((examples["deep_relu_mlp"],))))
+    assert re.findall(r'<g class="finding" data-weight="([^"]+)">', page) == ["net.4.weight"]
+    assert ">GL102</text>" in page and "GL102 [error]" in page
+
+
+def test_html_draws_the_measurement_beside_the_prediction(probed: Report) -> None:
+    page = html_page(flow_charts(probed))
+    n = len(probed.models[0].graph.weights)
+    assert len(re.findall(r'class="mark probe[ "]', page)) == n
+    assert 'class="line probe"' in page and "measured (probe)" in page
+
+
+def test_html_shows_blocked_and_non_finite_measurements(probed: Report) -> None:
+    model = probed.models[0]
+    assert model.probe is not None
+    first, second, *rest = model.probe.weights
+    weights = (
+        dataclasses.replace(first, log10_grad_rms=None, blocked=True),
+        dataclasses.replace(second, log10_grad_rms=float("nan"), nonfinite=True),
+        *rest,
+    )
+    broken = dataclasses.replace(model, probe=dataclasses.replace(model.probe, weights=weights))
+    page = html_page(flow_charts(Report((broken,))))
+    assert page.count('class="mark probe blocked"') == 1 and page.count('class="mark probe nonfinite"') == 1
+    lines = profile_lines(broken)
+    assert any("blocked" in line for line in lines) and any(line.rstrip().endswith("nan") for line in lines)
+
+
+def test_several_models_stack_in_one_page(examples: dict[str, ModelReport], tmp_path: Path) -> None:
+    report = Report(tuple(examples.values()))
+    (path,) = write_plot(report, tmp_path / "all.htm")
+    page = path.read_text(encoding="utf-8")
+    assert page.count("<section>") == len(examples) and page.count("<svg") == len(examples)
+
+
+# --- matplotlib: SVG and PNG ------------------------------------------------------------------
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_png_opens_with_the_expected_size(examples: dict[str, ModelReport], tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from PIL import Image
+
+    from gradlint.report.plot_mpl import pixel_size
+
+    for name in ("deep_relu_mlp", "exploding_rnn"):
+        model = examples[name]
+        path = tmp_path / f"{name}.png"
+        write_plot(Report((model,)), path)
+        expected = pixel_size(flow_chart(model))
+        assert png_size(path) == expected
+        with Image.open(path) as image:
+            image.load()
+            assert image.size == expected
+            assert image.size[0] >= 800 and image.size[1] >= 600
+
+
+def test_svg_has_one_mark_per_weight_and_the_bands(examples: dict[str, ModelReport], tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    for name, model in examples.items():
+        path = tmp_path / f"{name}.svg"
+        write_plot(Report((model,)), path)
+        root = ET.parse(path).getroot()
+        groups = {g.get("id"): g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("id")}
+        assert "zone-explode" in groups and "zone-vanish" in groups and "band" in groups
+        marks = [e for e in groups["predicted"].iter() if e.tag.endswith("}use")]
+        assert len(marks) == len(weights_of(model))
+        text = path.read_text(encoding="utf-8")
+        for weight in model.graph.weights:
+            assert short_label(weight.name) in text  # every weight is named on the x axis
+        flagged = [p.index for p in flow_chart(model).flagged]
+        assert sorted(int(k.split("-")[1]) for k in groups if k.startswith("finding-")) == flagged
+
+
+def test_svg_with_probe_has_the_measured_series(probed: Report, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "probed.svg"
+    write_plot(probed, path)
+    root = ET.parse(path).getroot()
+    groups = {g.get("id"): g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("id")}
+    marks = [e for e in groups["probed"].iter() if e.tag.endswith("}use")]
+    assert len(marks) == len(probed.models[0].graph.weights)
+
+
+def test_many_weights_thin_the_png_labels(long_model: ModelReport, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from gradlint.report.plot_mpl import MAX_LABELS, _labelled, pixel_size
+
+    chart = flow_chart(long_model)
+    assert len(_labelled(chart)) == 70 <= MAX_LABELS
+    path = tmp_path / "long.png"
+    write_plot(Report((long_model,)), path)
+    assert png_size(path) == pixel_size(chart)
+
+
+def test_several_models_write_one_picture_each(examples: dict[str, ModelReport], tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    models = (examples["exploding_rnn"], examples["exploding_rnn"], examples["healthy_cnn"])
+    paths = write_plot(Report(models), tmp_path / "flow.png")
+    assert [p.name for p in paths] == ["flow-ExplodingRNN.png", "flow-ExplodingRNN-2.png", "flow-HealthyCNN.png"]
+    assert all(p.is_file() for p in paths)
+
+
+def test_missing_matplotlib_is_a_clear_usage_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+    with pytest.raises(UsageError, match=r"--plot x\.png needs matplotlib: pip install 'gradlint\[plot\]'"):
+        check_plot_path("x.png")
+    assert check_plot_path("x.html") == "html"  # the HTML page needs nothing
+
+
+def test_unknown_extension_is_a_usage_error() -> None:
+    for bad in ("x.jpg", "x"):
+        with pytest.raises(UsageError, match="use .html, .svg or .png"):
+            check_plot_path(bad)
+
+
+# --- the API and the CLI ----------------------------------------------------------------------
+
+
+def test_report_plot_shows_inline_and_writes_files(probed: Report, tmp_path: Path) -> None:
+    inline = probed.plot()
+    assert isinstance(inline, FlowPlot) and inline.paths == ()
+    fragment = inline._repr_html_()
+    assert fragment.startswith('<div class="gradlint-flow">') and "<svg" in fragment and "<html" not in fragment
+    written = probed.plot(tmp_path / "flow.html")
+    assert written.paths == (tmp_path / "flow.html",) and (tmp_path / "flow.html").is_file()
+
+
+def test_cli_plot_writes_the_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "flow.html"
+    code = main([str(ROOT / "examples" / "exploding_rnn.py"), "--plot", str(path), "--no-color", "--isolated"])
+    assert code == 1  # the example has findings
+    out, err = capsys.readouterr()
+    assert "gradient flow: log10 gradient RMS per weight" in out
+    assert f"wrote the gradient-flow picture to {path}" in err
+    assert path.read_text(encoding="utf-8").count('class="mark pred') == 3
+
+
+def test_cli_plot_checks_the_extension_before_linting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main([str(tmp_path / "does_not_exist.py"), "--plot", str(tmp_path / "flow.jpg")])
+    assert code == 2
+    assert "unknown picture format '.jpg'" in capsys.readouterr().err
+
+
+def test_quiet_cli_has_no_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main([str(ROOT / "examples" / "exploding_rnn.py"), "-q"])
+    assert "gradient flow" not in capsys.readouterr().out
+
+
+# --- the README's pictures --------------------------------------------------------------------
+
+
+def test_readme_shows_the_generated_pictures() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    images = re.findall(r"!\[[^\]]*\]\((docs/images/[^)]+\.(?:png|svg))\)", readme)
+    assert "docs/images/gradient-flow-healthy_cnn.png" in images
+    assert "docs/images/gradient-flow-deep_relu_mlp.png" in images
+    for image in images:
+        path = ROOT / image
+        assert path.is_file(), image
+        if path.suffix == ".png":
+            width, height = png_size(path)
+            assert width >= 800 and height >= 600
+
+
+def test_script_renders_an_example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import runpy
+
+    script = runpy.run_path(str(ROOT / "scripts" / "render_readme_images.py"))
+    assert script["main"](["exploding_rnn", "--no-probe", "--format", "html", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "gradient-flow-exploding_rnn.html").is_file()
+    assert set(script["EXAMPLES"]) >= {"healthy_cnn", "deep_relu_mlp"}
