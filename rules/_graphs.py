@@ -9,7 +9,7 @@ a gate changes the arithmetic DESIGN §3 applies to a chain.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -51,6 +51,14 @@ class View:
             return None
         return found.forward_rms
 
+    def log10_norm_gain(self, node: LayerNode) -> float | None:
+        """log10 of ‖g_in‖/‖g_out‖ across ``node`` (its main input): the per-element gain times √(numel_in/numel_out)."""
+        found = self.node_estimates.get(node.name)
+        source = self.input_node(node)
+        if found is None or not found.backward_gain or source is None or source.shape is None or node.shape is None:
+            return None
+        return math.log10(found.backward_gain) + 0.5 * math.log10(math.prod(source.shape) / max(math.prod(node.shape), 1))
+
     def input_node(self, node: LayerNode, index: int = 0) -> LayerNode | None:
         return self.by_name.get(node.inputs[index]) if index < len(node.inputs) else None
 
@@ -62,91 +70,149 @@ class View:
             return None
         return stats
 
-    def activation_after(self, node: LayerNode) -> LayerNode | None:
-        """The activation node applied to ``node``'s output (through dropout and reshapes), if it is the only consumer."""
-        current = node
-        for _ in range(8):
-            users = self.consumers.get(current.name, [])
-            if len(users) != 1:
-                return None
-            (user,) = users
-            if user.role == "activation":
-                return user
-            if user.role not in ("dropout", "reshape"):
-                return None
-            current = user
-        return None
-
-    def previous_layer(self, node: LayerNode, through: frozenset[str] = TRANSPARENT_ROLES, norm_types: Iterable[str] = ()) -> LayerNode | None:
-        """The weight layer whose output reaches ``node``'s first input through ``through`` roles only, without branching."""
+    def previous_layer(
+        self, node: LayerNode, through: frozenset[str] = TRANSPARENT_ROLES, norm_types: Iterable[str] = ()
+    ) -> tuple[LayerNode | None, list[LayerNode]]:
+        """The weight layer whose output reaches ``node``'s first input through ``through`` roles only, without
+        branching, and the nodes crossed on the way (nearest first)."""
         norm_types = tuple(norm_types)
+        crossed: list[LayerNode] = []
         current = self.input_node(node)
         for _ in range(64):
             if current is None:
-                return None
+                break
             if len(self.consumers.get(current.name, [])) != 1:
-                return None  # the value also feeds something else: a skip connection or a gate
+                break  # the value also feeds something else: a skip connection or a gate
             if current.role in WEIGHT_ROLES and current.op == "call_module":
-                return current
+                return current, crossed
             passes = current.role in through or (
-                current.role == "normalization" and any((current.module_type or "").startswith(t) for t in norm_types)
+                current.role == "normalization" and (current.module_type or "").startswith(norm_types) and bool(norm_types)
             )
             if not passes or not current.inputs:
-                return None
+                break
+            crossed.append(current)
             current = self.input_node(current)
-        return None
+        return None, crossed
 
-    def chains(self, through: frozenset[str] = TRANSPARENT_ROLES, norm_types: Iterable[str] = ()) -> list[list[LayerNode]]:
+    def chains(self, through: frozenset[str] = TRANSPARENT_ROLES, norm_types: Iterable[str] = ()) -> list[Chain]:
         """Maximal runs of weight layers in series, longest first."""
         norm_types = tuple(norm_types)
         layers = [n for n in self.graph.nodes if n.op == "call_module" and n.role in WEIGHT_ROLES]
         previous = {n.name: self.previous_layer(n, through, norm_types) for n in layers}
-        has_next = {p.name for p in previous.values() if p is not None}
+        has_next = {p.name for p, _ in previous.values() if p is not None}
         runs = []
         for node in layers:
             if node.name in has_next:
                 continue
-            run = [node]
-            while (before := previous.get(run[-1].name)) is not None and len(run) < 10_000:
+            run, links = [node], []
+            while len(run) < 10_000:
+                before, crossed = previous[run[-1].name]
+                if before is None:
+                    break
                 run.append(before)
-            runs.append(run[::-1])
-        return sorted(runs, key=len, reverse=True)
+                links.append(crossed[::-1])
+            runs.append(Chain(tuple(run[::-1]), tuple(tuple(c) for c in links[::-1])))
+        return sorted(runs, key=lambda c: len(c.layers), reverse=True)
+
+
+    def stream_input(self, add: LayerNode) -> tuple[int, LayerNode] | None:
+        """(input index, node) of the residual add that ``add`` continues, through activations and reshapes only."""
+        for index, name in enumerate(add.inputs):
+            current = self.by_name.get(name)
+            for _ in range(16):
+                if current is None:
+                    break
+                if current.role == "residual-add":
+                    return index, current
+                if current.role not in STREAM_ROLES or not current.inputs:
+                    break
+                current = self.input_node(current)
+        return None
+
+    def streams(self) -> list[Stream]:
+        """Residual streams: runs of residual adds each fed by the previous one (no normalization between), longest first."""
+        adds = [n for n in self.graph.nodes if n.role == "residual-add" and len(n.inputs) == 2]
+        previous = {a.name: self.stream_input(a) for a in adds}
+        has_next = {found[1].name for found in previous.values() if found is not None}
+        streams = []
+        for add in adds:
+            if add.name in has_next:
+                continue
+            run = [add]
+            skips = []
+            while (found := previous.get(run[-1].name)) is not None and len(run) < 10_000:
+                skips.append(found[0])
+                run.append(found[1])
+            run.reverse()
+            skips.reverse()
+            first_skip = self._skip_index(run[0])
+            streams.append(Stream(tuple(run), (first_skip, *skips)))
+        return sorted(streams, key=lambda s: len(s.adds), reverse=True)
+
+    def _skip_index(self, add: LayerNode) -> int:
+        """The identity input of a stream's first add: the graph input, else the one not computed inside the add's
+        own block (the branch is), else the one with the larger forward RMS (a branch starts small or normalised)."""
+        nodes = [self.by_name.get(name) for name in add.inputs]
+        for index, node in enumerate(nodes):
+            if node is not None and node.op == "placeholder":
+                return index
+        if add.module:
+            inside = [i for i, n in enumerate(nodes) if n is not None and (n.module or "").startswith(add.module + ".")]
+            if len(inside) == 1:
+                return 1 - inside[0]
+        sizes = [self.forward_rms(name) or 0.0 for name in add.inputs]
+        return max(range(len(sizes)), key=lambda i: sizes[i])
+
+
+STREAM_ROLES = frozenset({"activation", "dropout", "reshape"})
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A residual stream: its adds in forward order and, for each, the input index of the skip (identity) path."""
+
+    adds: tuple[LayerNode, ...]
+    skips: tuple[int, ...]
+
+    def skip(self, index: int) -> str:
+        return self.adds[index].inputs[self.skips[index]]
+
+    def branch(self, index: int) -> str:
+        return self.adds[index].inputs[1 - self.skips[index]]
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Weight layers in series, and between each consecutive pair the nodes crossed (in forward order)."""
+
+    layers: tuple[LayerNode, ...]
+    links: tuple[tuple[LayerNode, ...], ...]
+    """``links[i]`` lies between ``layers[i]`` and ``layers[i + 1]``."""
+
+    def activations(self, index: int) -> list[LayerNode]:
+        return [n for n in self.links[index] if n.role == "activation"]
 
 
 def fan_in(node: LayerNode, weight: ParamStats) -> int:
-    """Inputs per output unit: ``in_features``, or ``(c_in/groups)·k`` for a convolution."""
+    """Fan-in as ``torch.nn.init`` computes it (``in_features``; ``shape[1]·kernel`` for a convolution)."""
     if "in_features" in node.attrs:
-        return int(node.attrs["in_features"])
-    if node.role == "conv" and len(weight.shape) >= 2:
-        if node.attrs.get("transposed"):
-            groups = int(node.attrs.get("groups", 1))
-            return weight.shape[1] * math.prod(weight.shape[2:]) // 1 * 1 if groups else 1
-        return math.prod(weight.shape[1:])
-    if len(weight.shape) == 2:
-        return weight.shape[1]
-    return max(math.prod(weight.shape[1:]), 1)
+        return int(node.attrs["in_features"])  # also right for transformers' Conv1D, stored (in, out)
+    return max(math.prod(weight.shape[1:]), 1) if len(weight.shape) >= 2 else 1
 
 
-def variance(stats: ParamStats) -> float:
-    return max(stats.mean_sq - stats.mean * stats.mean, 0.0)
 
 
-def log10(value: float) -> float:
-    return math.log10(value) if value > 0 else -math.inf
 
 
-def short_list(items: Sequence[str], limit: int = 3) -> str:
-    shown = ", ".join(f"`{i}`" for i in items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def width(node: LayerNode) -> int | None:
+    """Output units of a layer: ``out_features`` or ``out_channels``."""
+    value = node.attrs.get("out_features") or node.attrs.get("out_channels")
+    return int(value) if isinstance(value, int) and value > 0 else None
 
 
 def module_span(nodes: Sequence[LayerNode]) -> str:
     """``net.0`` … ``net.36`` for a run of layers."""
     names = [n.module or n.name for n in nodes]
     return f"`{names[0]}`" if len(names) == 1 else f"`{names[0]}` … `{names[-1]}`"
-
-
-def weight_log10(estimates: Estimates | None) -> Mapping[str, float]:
-    if estimates is None:
-        return {}
-    return {w.module: w.log10_grad_rms for w in estimates.weights if w.log10_grad_rms is not None}

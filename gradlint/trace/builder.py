@@ -149,9 +149,14 @@ def _fed_activation(
     return None
 
 
+_LAYER_ROLES = frozenset({"linear", "conv", "attention", "recurrent", "normalization", "embedding"})
+
+
 def _mark_residual_adds(raw: Sequence[RawOp], roles: list[str | None]) -> None:
-    """An add whose two inputs both descend from one earlier node is a residual (or fork-join) merge."""
+    """An add whose two inputs descend from one earlier node, with a layer on at least one of the two paths,
+    is a residual (or fork-join) merge; ``x + 0.044715 * x**3`` inside a GELU is not."""
     position = {op.name: i for i, op in enumerate(raw)}
+    layers = sum(1 << i for i, role in enumerate(roles) if role in _LAYER_ROLES)
     ancestors: list[int] = []
     for i, op in enumerate(raw):
         bits = 0
@@ -167,7 +172,7 @@ def _mark_residual_adds(raw: Sequence[RawOp], roles: list[str | None]) -> None:
                 a, b = tensor_inputs[0], tensor_inputs[1]
                 lineage_a = ancestors[a] | (1 << a)
                 lineage_b = ancestors[b] | (1 << b)
-                if lineage_a & lineage_b:
+                if lineage_a & lineage_b and (lineage_a ^ lineage_b) & layers:
                     roles[i] = "residual-add"
 
 
