@@ -13,9 +13,8 @@ def _fan_in(node: LayerNode, stats: ParamStats) -> int:
     if "in_features" in node.attrs:
         return int(node.attrs["in_features"])
     if len(stats.shape) >= 2:
-        return math.prod(stats.shape[1:]) * (int(node.attrs.get("groups", 1)) if node.role == "conv" else 1) // max(
-            int(node.attrs.get("groups", 1)), 1
-        )
+        # (out, in/groups, *kernel): the entries one output sums over
+        return math.prod(stats.shape[1:])
     return 1
 
 
