@@ -10,6 +10,9 @@ weight by weight; a last one prints the table and checks the median over the gro
 
 Inputs are small (2x3x64x64) where the architecture allows any size; models built for one size
 (ViTs, Swin, MViTv2, LeViT ...) get their own default input, as ``gradlint timm:NAME`` would.
+
+The architecture group is marked ``zoo`` (off by default: ``pytest -m zoo``); the zoo-loading
+tests before it are only ``real``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 import pytest
 import torch
 
-pytestmark = [pytest.mark.real, pytest.mark.zoo]
+pytestmark = pytest.mark.real
 
 #: The static estimate must be within this many decades (log10) of the probe: the median over
 #: every compared weight of the group, and the median within each model.
@@ -32,7 +35,9 @@ GROUP_MEDIAN_LIMIT = 0.2
 MODEL_MEDIAN_LIMIT = 0.3
 
 SMALL = (2, 3, 64, 64)
-ONE_SEED = (1,)
+#: The comparison probes with one seed: the protocol's median over seeds 1, 2, 3 moves a weight's
+#: log10 gradient RMS by at most 0.04 here (resnet18, mobilevit_xxs, Llama), at a third of the time.
+PROBE_SEEDS = (1,)
 
 
 @dataclass(frozen=True)
@@ -43,8 +48,6 @@ class Arch:
     """The trace method expected to win."""
     shape: tuple[int, ...] | None = None
     """``--input-shape``; None keeps the default input of the family."""
-    seeds: tuple[int, ...] = (1, 2, 3)
-    """Probe seeds; one for the models that are slow to run on a CPU at their fixed 224-pixel input."""
     known_off: str | None = None
     """Why the static estimate is known to miss the probe on this model (the comparison is then xfail)."""
 
@@ -65,25 +68,23 @@ ARCHITECTURES = (
     Arch("torchvision:shufflenet_v2_x0_5", "fx", SMALL),
     Arch("torchvision:regnet_y_400mf", "fx", SMALL),
     Arch("torchvision:convnext_tiny", "fx", SMALL),
-    Arch("torchvision:swin_t", "fx", SMALL),
+    Arch("torchvision:swin_t", "export", SMALL),
     Arch("torchvision:googlenet", "fx", SMALL),
-    Arch("torchvision:vit_b_16", "fx", seeds=ONE_SEED),
-    # timm: the five plain fx cannot follow, then a spread of families
-    Arch("timm:crossvit_tiny_240", "fx-timm", seeds=ONE_SEED),
+    Arch("torchvision:vit_b_16", "fx"),
+    # timm: the five of issue #7 (nfnet traces with plain fx; the other four and nest do not), then a spread
+    Arch("timm:crossvit_tiny_240", "fx-timm"),
     Arch("timm:nfnet_l0", "fx", SMALL),
     Arch("timm:mobilevit_xxs", "export", SMALL),
     Arch("timm:twins_svt_small", "export", SMALL),
-    Arch("timm:mvitv2_tiny", "fx-timm", seeds=ONE_SEED),
+    Arch("timm:mvitv2_tiny", "export"),
     Arch("timm:nest_tiny", "fx-timm"),
     Arch("timm:convnext_atto", "fx", SMALL),
     Arch("timm:resnet18d", "fx", SMALL),
-    Arch("timm:vit_tiny_patch16_224", "fx", seeds=ONE_SEED),
-    Arch("timm:efficientnet_b0", "fx", SMALL),
+    Arch("timm:vit_tiny_patch16_224", "fx"),
     Arch("timm:levit_128s", "fx"),
     Arch("timm:poolformer_s12", "fx", SMALL),
-    Arch("timm:regnetx_002", "fx", SMALL),
     Arch("timm:mixer_s16_224", "fx"),
-    Arch("timm:swin_tiny_patch4_window7_224", "fx", seeds=ONE_SEED),
+    Arch("timm:swin_tiny_patch4_window7_224", "fx"),
     Arch("timm:ghostnet_100", "fx", SMALL),
     # transformers, from config.json files written below
     Arch("hf:gpt2", "export"),
@@ -194,8 +195,14 @@ def test_torchvision_detection_models_are_refused() -> None:
         load_target(parse_target("torchvision:fasterrcnn_resnet50_fpn"))
 
 
-def test_image_inputs_follow_the_model_and_input_shape_overrides() -> None:
+def test_image_inputs_follow_the_model_and_input_shape_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("timm")
+    import torchvision.models._api as weights_api
+
+    def no_download(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a zoo target must not download weights")
+
+    monkeypatch.setattr(weights_api, "load_state_dict_from_url", no_download)
     from gradlint.load import load_target, parse_target
 
     (crossvit,) = load_target(parse_target("timm:crossvit_tiny_240"))
@@ -204,6 +211,20 @@ def test_image_inputs_follow_the_model_and_input_shape_overrides() -> None:
     (resnet,) = load_target(parse_target("torchvision:resnet18"), input_shapes=((1, 3, 40, 40),))
     assert [tuple(x.shape) for x in resnet.example_inputs] == [(1, 3, 40, 40)]
     assert resnet.inputs[0].origin == "--input-shape"
+    # a segmentation model builds without fetching its ImageNet backbone
+    (segmentation,) = load_target(parse_target("torchvision:deeplabv3_mobilenet_v3_large"))
+    assert [s.shape for s in segmentation.inputs] == [(2, 3, 224, 224)]
+
+
+def test_timm_registry_traces_what_plain_fx_cannot() -> None:
+    pytest.importorskip("timm")
+    from gradlint.load import load_target, parse_target
+    from gradlint.trace import trace_model
+
+    (nest,) = load_target(parse_target("timm:nest_tiny"))
+    trace = trace_model(nest).trace
+    assert trace.method == "fx-timm"
+    assert [a.method for a in trace.failed] == ["fx"]
 
 
 def test_hf_inputs_and_construction_records(hf_dir: Path) -> None:
@@ -232,6 +253,18 @@ def test_hf_class_after_the_config(hf_dir: Path) -> None:
     target = _target(Arch("hf:bert", "export"), hf_dir)
     (bare,) = load_target(parse_target(f"{target}:BertModel"))
     assert bare.name == "BertModel" and bare.target == f"{target}:BertModel"
+
+
+def test_hf_auto_class_builds_float32_whatever_the_config_dtype(tmp_path: Path) -> None:
+    transformers = pytest.importorskip("transformers")
+    from gradlint.load import load_target, parse_target
+
+    config = transformers.AutoConfig.for_model("gpt2", n_layer=1, n_embd=32, n_head=2, dtype="bfloat16")
+    config.save_pretrained(tmp_path)
+    (loaded,) = load_target(parse_target(f"hf:{tmp_path}:AutoModelForCausalLM"))
+    assert loaded.name == "GPT2LMHeadModel"
+    assert {p.dtype for p in loaded.model.parameters()} == {torch.float32}
+    assert loaded.init_records["transformer.h.0.attn.c_attn.weight"][-1].name == "normal_"
 
 
 def test_package_explains_a_torchvision_that_does_not_fit_torch() -> None:
@@ -283,6 +316,7 @@ def _options(arch: Arch):  # noqa: ANN202 - LintOptions, imported lazily like th
     return LintOptions(input_shapes=(arch.shape,) if arch.shape else ())
 
 
+@pytest.mark.zoo
 @pytest.mark.parametrize("arch", _params())
 def test_lints_without_error(arch: Arch, hf_dir: Path) -> None:
     from gradlint.api import lint_paths
@@ -319,6 +353,7 @@ def _protocol_weights(target: str, arch: Arch) -> list[str]:
     )
 
 
+@pytest.mark.zoo
 @pytest.mark.parametrize("arch", _params())
 def test_estimate_matches_probe(arch: Arch, hf_dir: Path) -> None:
     estimate_module = pytest.importorskip("gradlint.estimate")
@@ -332,7 +367,7 @@ def test_estimate_matches_probe(arch: Arch, hf_dir: Path) -> None:
     target = _target(arch, hf_dir)
     (loaded,) = load_target(parse_target(target), input_shapes=(arch.shape,) if arch.shape else ())
     started = time.perf_counter()
-    measured = probe(loaded.model, loaded.example_inputs, seeds=arch.seeds, device="cpu", graph=graph)
+    measured = probe(loaded.model, loaded.example_inputs, seeds=PROBE_SEEDS, device="cpu", graph=graph)
     probe_s = time.perf_counter() - started
     predicted = estimate_module.estimate(graph)
 
@@ -359,6 +394,7 @@ def test_estimate_matches_probe(arch: Arch, hf_dir: Path) -> None:
     assert statistics.median(errors) <= MODEL_MEDIAN_LIMIT
 
 
+@pytest.mark.zoo
 def test_group_summary(capsys: pytest.CaptureFixture[str]) -> None:
     """Print one row per architecture; the median error over every compared weight of the group."""
     if not _RESULTS:

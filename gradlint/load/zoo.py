@@ -11,7 +11,8 @@ Nothing is downloaded: every model is built from code with random weights (``pre
 * ``hf:path/config.json`` or ``hf:path/`` (a directory holding ``config.json``): the class named
   in the config's ``architectures``, else ``AutoModel``; ``hf:path/config.json:BertModel`` names
   the class (any ``transformers`` model class, ``AutoModelForCausalLM`` ...). ``hf:gpt2`` (a
-  model type, when no such path exists) builds that type's default config. Extra: ``gradlint[hf]``.
+  model type, when no such path exists) builds that type's default config. The class's
+  constructor builds it in the default dtype, whatever the config's ``dtype``. Extra: ``gradlint[hf]``.
 
 Example inputs, batch ``ZOO_BATCH``: images at the model's own input size (timm's
 ``pretrained_cfg``, a torchvision ViT's ``image_size``, else its weights' crop size, at least
@@ -74,6 +75,8 @@ def load_zoo(
     with _quiet_construction() as recorder:
         try:
             model = built.build()
+        except LoadError as exc:
+            raise LoadError(f"{text}: {exc}") from exc
         except (Exception, SystemExit) as exc:
             mismatch = torchvision_mismatch(exc)
             raise LoadError(f"{text}: {mismatch or 'building the model raised ' + _one_line(exc)}") from exc
@@ -199,7 +202,11 @@ def _torchvision(target: str, zoo: ZooName) -> _Built:
         raise LoadError(f"{target}: {name} is {_TV_REFUSED[family]}; gradlint lints torchvision classification, segmentation and video models")
 
     def build() -> nn.Module:
-        return models.get_model(name, weights=None)
+        builder = models.get_model_builder(name)
+        kwargs = {"weights": None}
+        if "weights_backbone" in inspect.signature(builder).parameters:
+            kwargs["weights_backbone"] = None  # segmentation models fetch an ImageNet backbone by default
+        return builder(**kwargs)
 
     def inputs(model: nn.Module) -> Inputs:
         shape = _torchvision_input_shape(models, name, family, model)
@@ -212,10 +219,12 @@ def _torchvision_input_shape(models: Any, name: str, family: str, model: nn.Modu
     weights = _first_weights(models, name)
     meta = getattr(weights, "meta", {}) or {}
     min_h, min_w = (tuple(meta.get("min_size", (1, 1))) + (1, 1))[:2]
-    size: int | None = getattr(model, "image_size", None)  # ViT builds for one size only
-    if not isinstance(size, int):
+    size = getattr(model, "image_size", None)  # a ViT is built for one size (its weights' min_size may be another)
+    if isinstance(size, int):
+        height = width = size
+    else:
         size = SEGMENTATION_SIZE if family == "segmentation" else _crop_size(weights)
-    height, width = max(size, min_h), max(size, min_w)
+        height, width = max(size, min_h), max(size, min_w)
     if family == "video":
         frames = max(VIDEO_FRAMES, int(meta.get("min_temporal_size", 1)))
         return (ZOO_BATCH, 3, frames, height, width)
@@ -292,9 +301,7 @@ def _hf(target: str, zoo: ZooName) -> _Built:
         raise LoadError(f"{target}: transformers.{cls_name} is not a model class")
 
     def build() -> nn.Module:
-        if cls.__name__.startswith("AutoModel"):
-            return cls.from_config(config)
-        return cls(config)
+        return _concrete_class(cls, config)(config)
 
     def inputs(model: nn.Module) -> Inputs:
         return _hf_inputs(target, model, config, None, None)
@@ -303,6 +310,21 @@ def _hf(target: str, zoo: ZooName) -> _Built:
         return _hf_inputs(target, model, config, shapes, dtype)
 
     return _Built(build, inputs, from_shapes, source)
+
+
+def _concrete_class(cls: type, config: Any) -> type:
+    """The model class an ``AutoModel*`` class picks for ``config`` (itself for a concrete class).
+
+    Built by its constructor, as a user's file would, in the default dtype: ``from_config`` would
+    follow the config's ``dtype``, the checkpoint's storage type (often bfloat16), not a training one.
+    """
+    mapping = getattr(cls, "_model_mapping", None)
+    if mapping is None:
+        return cls
+    try:
+        return mapping[type(config)]
+    except KeyError:
+        raise LoadError(f"{cls.__name__} has no model class for {type(config).__name__}") from None
 
 
 def _has_class(transformers: Any, name: str) -> bool:

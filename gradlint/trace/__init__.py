@@ -4,8 +4,9 @@ Methods are tried in order and the graph records which one worked and why the
 earlier ones did not:
 
 1. ``fx``: ``torch.fx`` symbolic tracing (no forward), shapes propagated on the meta device;
-   ``fx-timm``: the same with timm's registry of untraceable functions and modules, for timm
-   models only (skipped for others, see ``timm_trace``);
+   a graph where a wrapped function (``torch.fx.wrap``) takes weights is refused, as it would
+   hide their layers; ``fx-timm``: the same with the functions timm registers as untraceable
+   autowrapped, for timm models only (skipped for others, see ``timm_trace``);
 2. ``export``: ``torch.export`` non-strict, for Python fx cannot follow (Hugging Face models);
 3. ``hooks``: one real forward on a private copy, watched by module hooks and a
    ``TorchFunctionMode``; follows data-dependent control flow.

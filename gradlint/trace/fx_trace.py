@@ -40,6 +40,7 @@ def trace_fx(model: nn.Module, example_inputs: Sequence[Any], tracer: fx.Tracer 
     """Trace with ``tracer`` (default: gradlint's, which keeps known layers whole) and propagate shapes."""
     tracer = tracer if tracer is not None else _Tracer()
     graph = tracer.trace(model, concrete_args=_concrete_args(model, example_inputs))
+    _refuse_hidden_weights(graph, model)
     values = _propagate(model, graph, example_inputs)
     raw: list[RawOp] = []
     for node in graph.nodes:
@@ -62,6 +63,36 @@ def trace_fx(model: nn.Module, example_inputs: Sequence[Any], tracer: fx.Tracer 
         else:
             raw.append(RawOp(node.name, node.op, node.op, inputs, None, shape, dtype))
     return raw
+
+
+# Functions fx may record as one call without hiding a layer: torch's own ops and Python's operators.
+_TRANSPARENT_MODULES = frozenset({"torch", "_operator", "operator", "math", "builtins"})
+
+
+class HiddenWeights(Exception):
+    """fx kept a library function whole (``torch.fx.wrap``, autowrap) that takes weights: the layers inside are invisible."""
+
+
+def _refuse_hidden_weights(graph: fx.Graph, model: nn.Module) -> None:
+    """Raise ``HiddenWeights`` when a wrapped function takes a weight (dim >= 2), so a finer method traces the model.
+
+    torchvision's Swin passes its attention weights to ``shifted_window_attention``, kept whole by
+    ``torch.fx.wrap``: the graph would hold neither its linear layers nor their shapes.
+    """
+    parameters = dict(model.named_parameters())
+    for node in graph.nodes:
+        if node.op != "call_function" or (getattr(node.target, "__module__", None) or "").split(".")[0] in _TRANSPARENT_MODULES:
+            continue
+        weights = [
+            str(a.target)
+            for a in node.all_input_nodes
+            if a.op == "get_attr" and (p := parameters.get(str(a.target))) is not None and p.dim() >= 2
+        ]
+        if weights:
+            more = f" and {len(weights) - 1} more" if len(weights) > 1 else ""
+            raise HiddenWeights(
+                f"fx keeps {ops.canonical_function_name(node.target)}() whole, and it takes the weight {weights[0]}{more}"
+            )
 
 
 class _Recorder(fx.Interpreter):

@@ -1,9 +1,10 @@
 """``fx-timm``: ``torch.fx`` with the functions timm registers as untraceable kept whole.
 
-timm marks helper functions with shape-dependent Python (crossvit's ``scale_image``, mvitv2's
-``cal_rel_pos_type``, nest's ``deblockify``) with ``timm.layers.register_notrace_function``;
+timm marks helper functions with shape-dependent Python (crossvit's ``scale_image``, nest's
+``deblockify``, mvitv2's ``cal_rel_pos_type``) with ``timm.layers.register_notrace_function``;
 fx autowraps them here, recording each call as one node, and traces everything else as plain
-fx does, so every layer stays visible.
+fx does. A wrapped function that takes weights (mvitv2's relative positions) would hide them:
+``trace_fx`` refuses that graph, and ``export`` traces the model instead.
 
 timm also registers modules to keep whole (``register_notrace_module``: ``MobileVitBlock``,
 twins' ``LocallyGroupedAttn``). Those are *not* used: a leaf is opaque — the layers inside it
