@@ -11,8 +11,10 @@ from collections import deque
 from dataclasses import dataclass
 
 from gradlint.estimate.gaussian import activation_function, expect
+from gradlint.rules._gains import submodule_expr
 from gradlint.rules._graphs import View
-from gradlint.types import LayerNode, ParamStats
+from gradlint.rules._whatif import with_params
+from gradlint.types import LayerNode, ModelGraph, ParamStats
 
 #: σ_max/ρ below this: a structured (near-normal) matrix. An iid matrix has σ_max ≈ 2ρ (DESIGN §3).
 STRUCTURED_RATIO = 1.3
@@ -74,9 +76,9 @@ def rnn_recurrences(view: View) -> list[Recurrence]:
         attrs = node.attrs
         hidden = int(attrs.get("hidden_size", 0) or 0)
         source = view.input_node(node)
-        if not hidden or source is None or not source.shape:
+        steps = sequence_steps(view, node)
+        if not hidden or source is None or steps is None:
             continue
-        steps = source.shape[1] if attrs.get("batch_first") and len(source.shape) == 3 else source.shape[0]
         nonlinearity = str(attrs.get("nonlinearity", "tanh"))
         fn = activation_function(nonlinearity, {})
         q_x = (view.forward_rms(source.name) or 1.0) ** 2
@@ -95,7 +97,7 @@ def rnn_recurrences(view: View) -> list[Recurrence]:
                 pre_q = size_in * w_ih.mean_sq * q_in + hidden * w_hh.mean_sq * q_h + bias
                 _, _, slope_sq = expect(fn, 0.0, pre_q)
                 found.append(
-                    Recurrence(node, w_hh, w_hh.name, hidden, max(int(steps), 1), nonlinearity, slope_sq, pre_q)
+                    Recurrence(node, w_hh, w_hh.name, hidden, steps, nonlinearity, slope_sq, pre_q)
                 )
     return found
 
@@ -158,3 +160,37 @@ def _activation_between(view: View, earlier: LayerNode, later: LayerNode) -> Lay
                 return user
             pending.append((user.name, depth + 1))
     return None
+
+
+def sequence_steps(view: View, node: LayerNode) -> int | None:
+    """T of an ``nn.RNN``/``LSTM``/``GRU`` call: the time axis of its input (dim 1 with ``batch_first``)."""
+    source = view.input_node(node)
+    if source is None or not source.shape:
+        return None
+    steps = source.shape[1] if node.attrs.get("batch_first") and len(source.shape) == 3 else source.shape[0]
+    return max(int(steps), 1)
+
+
+def gate_bias_fixed(graph: ModelGraph, node: LayerNode, gate: int, gates: int, value: float) -> ModelGraph:
+    """``graph`` with block ``gate`` of every ``bias_ih`` of ``node``'s module filled with ``value`` (``bias_hh`` left
+    as it is, as :func:`gate_bias_snippet` does)."""
+    blocks = {}
+    for name, stats in graph.params.items():
+        if stats.module == node.module and name.rpartition(".")[2].startswith("bias_ih") and len(stats.blocks) == gates:
+            new = list(stats.blocks)
+            new[gate] = (value, value * value)
+            blocks[name] = tuple(new)
+    return with_params(graph, {}, blocks)
+
+
+def gate_bias_snippet(module: str, gate: int, order: str, value: float) -> str:
+    """Code that fills rows ``gate·H:(gate+1)·H`` of every ``bias_ih`` of ``model.<module>`` with ``value``."""
+    layer = submodule_expr(module)
+    rows = "H:2 * H" if gate == 1 else f"{gate} * H:{gate + 1} * H"
+    return (
+        f"H = {layer}.hidden_size\n"
+        f"for name, bias in {layer}.named_parameters():\n"
+        '    if name.startswith("bias_ih"):\n'
+        "        with torch.no_grad():\n"
+        f"            bias[{rows}].fill_({value:.1f})  # gate order {order}"
+    )

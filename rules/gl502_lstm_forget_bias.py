@@ -40,9 +40,9 @@ from dataclasses import dataclass
 from gradlint.estimate import Estimates
 from gradlint.estimate.gaussian import activation_function, expect
 from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._gains import submodule_expr
 from gradlint.rules._graphs import View
-from gradlint.rules._whatif import reestimate, summary, with_params
+from gradlint.rules._recurrence import gate_bias_fixed, gate_bias_snippet, sequence_steps
+from gradlint.rules._whatif import reestimate, summary
 from gradlint.types import LayerNode, Severity, frozen_mapping
 
 CODE = "GL502"
@@ -87,12 +87,11 @@ def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
             continue
         worst = min(weak, key=lambda g: g.log10_decay)
         for value in FIX_BIASES:
-            fixed = _fixed_graph(graph, node, value)
+            fixed = gate_bias_fixed(graph, node, _FORGET, 4, value)
             after_estimates = reestimate(fixed)
             after = {g.layer: g for g in _forget_gates(View(fixed, after_estimates), node)}.get(worst.layer)
             if after is not None and after.log10_decay > MAX_LOG10_DECAY:
                 break
-        lstm = submodule_expr(node.module or "")
         yield Hit(
             message=(
                 f"the forget gate of `{node.module}` ({worst.layer}) starts at E[f] = {worst.mean:.2f} "
@@ -103,11 +102,7 @@ def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
             module=node.module,
             fix=Fix(
                 f"set the forget-gate bias to {value:.1f} (rows H:2H of every `bias_ih`, gate order i, f, g, o)",
-                f"H = {lstm}.hidden_size\n"
-                f"for name, bias in {lstm}.named_parameters():\n"
-                '    if name.startswith("bias_ih"):\n'
-                "        with torch.no_grad():\n"
-                f"            bias[H:2 * H].fill_({value:.1f})",
+                gate_bias_snippet(node.module or "", _FORGET, "i, f, g, o", value),
             ),
             evidence=frozen_mapping(
                 {
@@ -129,9 +124,9 @@ def _forget_gates(view: View, node: LayerNode) -> list[Gate]:
     attrs = node.attrs
     hidden = int(attrs.get("hidden_size", 0) or 0)
     source = view.input_node(node)
-    if not hidden or source is None or not source.shape or _SIGMOID is None:
+    steps = sequence_steps(view, node)
+    if not hidden or source is None or steps is None or _SIGMOID is None:
         return []
-    steps = source.shape[1] if attrs.get("batch_first") and len(source.shape) == 3 else source.shape[0]
     q_x = (view.forward_rms(source.name) or 1.0) ** 2
     q_h = (view.forward_rms(node.name) or 0.0) ** 2
     gates = []
@@ -149,19 +144,8 @@ def _forget_gates(view: View, node: LayerNode) -> list[Gate]:
             w_hh_sq = w_hh.blocks[_FORGET][1] if len(w_hh.blocks) == 4 else w_hh.mean_sq
             variance = w_ih.shape[1] * w_ih_sq * (q_x if layer == 0 else q_h) + hidden * w_hh_sq * q_h + bias_var
             f_mean, f_sq, _ = expect(_SIGMOID, mean, variance)
-            gates.append(Gate(key, mean, f_mean, math.sqrt(f_sq), max(int(steps), 1)))
+            gates.append(Gate(key, mean, f_mean, math.sqrt(f_sq), steps))
     return gates
-
-
-def _fixed_graph(graph: ModelGraph, node: LayerNode, value: float) -> ModelGraph:
-    """Every ``bias_ih``'s forget block filled with ``value`` (``bias_hh`` left as it is, as the snippet does)."""
-    blocks = {}
-    for name, stats in graph.params.items():
-        if stats.module == node.module and name.rpartition(".")[2].startswith("bias_ih") and len(stats.blocks) == 4:
-            new = list(stats.blocks)
-            new[_FORGET] = (value, value * value)
-            blocks[name] = tuple(new)
-    return with_params(graph, {}, blocks)
 
 
 VALID = [

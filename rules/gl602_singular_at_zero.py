@@ -32,76 +32,36 @@ from typing import Any
 
 from gradlint.rulekit import Fix, Hit, ModelGraph
 from gradlint.rules._graphs import View
-from gradlint.rules._ops import has_floor, scalar_values, through_views
-from gradlint.types import LayerNode, Severity, frozen_mapping
+from gradlint.rules._ops import EPS, carries_signal, has_floor, masked_singular_ops, singular_at_zero
+from gradlint.types import Severity, frozen_mapping
 
 CODE = "GL602"
 NAME = "singular-at-zero"
 SEVERITY = Severity.WARNING
 KIND = "unstable-op"
 
-#: The eps the fixes suggest: far below float32 resolution of typical values, above its smallest normal.
-EPS = "1e-12"
-_LOGS = frozenset({"log", "log_", "log2", "log10"})
-_POWS = frozenset({"pow", "pow_", "__pow__", "float_power"})
-
 
 def check(graph: ModelGraph, estimates: Any) -> Iterator[Hit]:
     view = View(graph, estimates)
+    masked = masked_singular_ops(view)
     for node in graph.nodes:
-        if node.op != "call_function" or not node.inputs:
+        found = singular_at_zero(view, node)
+        if found is None or node.name in masked:
+            continue  # GL606: the op sits in a where branch, whose fix differs
+        source = found.operand
+        if has_floor(view, source) or not carries_signal(view, source):
             continue
-        described = _describe(view, node)
-        if described is None:
-            continue
-        source = view.input_node(node)
-        if has_floor(view, source) or not _carries_signal(view, source):
-            continue
-        derivative, code = described
         yield Hit(
             message=(
                 f"`{node.target}` of a value that can be exactly 0 (no eps or clamp before it): its derivative "
-                f"{derivative} is infinite at 0, so one zero entry (padding, an all-zero row, a dead ReLU) makes the "
+                f"{found.derivative} is infinite at 0, so one zero entry (padding, an all-zero row, a dead ReLU) makes the "
                 "gradient inf and the weights NaN"
             ),
             module=node.module,
             location=node.location,
-            fix=Fix(f"keep the input away from 0 with an eps ({EPS}; 1e-6 under float16)", code),
+            fix=Fix(f"keep the input away from 0 with an eps ({EPS}; 1e-6 under float16)", found.fixed),
             evidence=frozen_mapping({"op": node.name, "input": source.name if source is not None else None}),
         )
-
-
-def _describe(view: View, node: LayerNode) -> tuple[str, str] | None:
-    """(the derivative, the fixed code) for an op singular at 0, or None."""
-    target = node.target
-    if target in ("sqrt", "sqrt_"):
-        return "1/(2√x)", f"torch.sqrt(x + {EPS})"
-    if target in ("rsqrt", "rsqrt_"):
-        return "-1/(2·x^1.5)", f"torch.rsqrt(x + {EPS})"
-    if target in ("reciprocal", "reciprocal_"):
-        return "-1/x²", f"1.0 / x.clamp_min({EPS})"
-    if target in _LOGS:
-        source = through_views(view, view.input_node(node))
-        if source is not None and (source.role == "softmax" or source.activation == "sigmoid"):
-            return None  # GL601
-        return "1/x", f"torch.{target}(x.clamp_min({EPS}))"
-    if target in _POWS:
-        values = scalar_values(node)
-        exponent = values[0] if values else node.attrs.get("exponent")
-        if not isinstance(exponent, int | float) or exponent >= 1 or exponent == 0:
-            return None
-        return f"{exponent:g}·x^({exponent - 1:g})", f"(x + {EPS}).pow({exponent:g})"
-    return None
-
-
-def _carries_signal(view: View, node: LayerNode | None) -> bool:
-    """A value computed from the inputs (not a constant, a size or a stored tensor)."""
-    if node is None or node.op == "get_attr":
-        return False
-    if view.estimates is None:
-        return True
-    rms = view.forward_rms(node.name)
-    return rms is None or rms > 0
 
 
 VALID = [

@@ -30,7 +30,7 @@ from typing import Any
 
 from gradlint.rulekit import Fix, Hit, ModelGraph
 from gradlint.rules._graphs import View
-from gradlint.rules._ops import DIVIDE, NORMS, has_floor, through_views
+from gradlint.rules._ops import DIVIDE, NORMS, has_floor, masked_singular_ops, through_views
 from gradlint.types import Severity, frozen_mapping
 
 CODE = "GL603"
@@ -41,9 +41,10 @@ KIND = "unstable-op"
 
 def check(graph: ModelGraph, estimates: Any) -> Iterator[Hit]:
     view = View(graph, estimates)
+    masked = masked_singular_ops(view)
     for node in graph.nodes:
-        if node.op != "call_function" or node.target not in DIVIDE or len(node.inputs) < 2:
-            continue
+        if node.op != "call_function" or node.target not in DIVIDE or len(node.inputs) < 2 or node.name in masked:
+            continue  # a division in a where branch is GL606's
         divisor = view.input_node(node, 1)
         if has_floor(view, divisor):
             continue
