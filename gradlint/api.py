@@ -15,7 +15,7 @@ from torch import nn
 
 from gradlint.engine import run_rules
 from gradlint.estimate import estimate
-from gradlint.errors import GradlintError
+from gradlint.errors import GradlintError, UsageError
 from gradlint.load import TargetSpec, expand_targets, load_target
 from gradlint.load.targets import imports_torch, parse_target
 from gradlint.probe import confirm_findings, probe
@@ -51,6 +51,9 @@ class LintOptions:
     """Restrict tracing to these methods (``fx``, ``export``, ``hooks``); None tries all in order."""
     probe: bool = False
     """Also measure gradients by the reference protocol and confirm or refute findings."""
+    meta: bool | None = None
+    """Build file and zoo targets on the meta device (True), for real (False), or for real unless the
+    weights would not fit in memory (None); see ``gradlint.load.meta``. A meta model is not probed."""
     device: str = "auto"
     probe_seeds: tuple[int, ...] = (1, 2, 3)
     probe_steps: int = 0
@@ -96,6 +99,7 @@ def lint_paths(
     ``options_for`` gives each file its own options (the ``[tool.gradlint]`` closest to it);
     without it every file uses ``options``.
     """
+    _check_meta_probe(options)
     texts = _named_model_files(targets) if options.skip_no_model else list(targets)
     specs = expand_targets(texts)
     if options.skip_no_model:
@@ -105,11 +109,15 @@ def lint_paths(
     for spec in specs:
         spec_options = options_for(spec) if options_for is not None else options
         rules = spec_options.selected_rules()  # an unknown code is a usage error, not a target error
+        _check_meta_probe(spec_options)
         try:
             if on_progress is not None:
                 on_progress(f"loading {spec}")
             loaded_models = load_target(
-                spec, input_shapes=spec_options.input_shapes, input_dtype=spec_options.input_dtype
+                spec,
+                input_shapes=spec_options.input_shapes,
+                input_dtype=spec_options.input_dtype,
+                meta=spec_options.meta,
             )
             for loaded in loaded_models:
                 report = _lint_loaded(loaded, rules, spec_options, on_progress)
@@ -122,6 +130,11 @@ def lint_paths(
             if on_error is not None:
                 on_error(target_error)
     return Report(tuple(models), tuple(errors))
+
+
+def _check_meta_probe(options: LintOptions) -> None:
+    if options.meta and options.probe:
+        raise UsageError("--probe needs real weights and cannot run with --meta; drop one of them")
 
 
 def _named_model_files(targets: Sequence[str]) -> list[str]:
@@ -161,6 +174,7 @@ def lint(
     from gradlint.load.inputs import resolve_inputs
 
     options = with_overrides(options, overrides)
+    _check_meta_probe(options)
 
     if isinstance(example_inputs, torch.Tensor):
         example_inputs = (example_inputs,)
@@ -233,6 +247,9 @@ def _lint_loaded(
     findings = _unsilenced(run_rules(graph, estimates, rules), graph, loaded.source_path, options)
     if not options.probe:
         return ModelReport(graph, findings, estimates=estimates)
+    if graph.meta is not None:
+        skipped = f"the model was built on the meta device ({graph.meta}), so it has no weights to run"
+        return ModelReport(graph, findings, estimates=estimates, probe_skipped=skipped)
     if on_progress is not None:
         on_progress(f"probing {loaded.target} on {options.device}")
     measured = probe(

@@ -95,6 +95,7 @@ _POSITIVE = click.FloatRange(min=0, min_open=True)
 @click.option("--write-baseline", "write_baseline_file", type=click.Path(dir_okay=False), help="Record every current finding in this file and exit 0.")
 @click.option("--skip-no-model", is_flag=True, help="Skip named files that import no torch or hold no model, quietly (for pre-commit).")
 @click.option("--probe/--no-probe", default=None, help="Also measure gradients (the reference protocol) and mark findings confirmed or refuted (default: probe in [tool.gradlint], else off).")
+@click.option("--meta/--no-meta", default=None, help="Build the model on the meta device: no weight values, statistics from the recorded init calls (default: only when the weights would not fit in memory; --no-meta: never). Not with --probe.")
 @click.option("--device", callback=_check_device, help="Where the probe runs: auto, cpu, cuda or cuda:N [default: auto].")
 @click.option("--probe-seeds", metavar="1,2,3", help="Seeds of the probe; the median over them is reported [default: 1,2,3].")
 @click.option("--probe-steps", type=click.IntRange(min=0), help="Also train a copy for N steps and report whether the loss diverges [default: 0].")
@@ -123,6 +124,7 @@ def check_command(
     write_baseline_file: str | None,
     skip_no_model: bool,
     probe: bool | None,
+    meta: bool | None,
     device: str | None,
     probe_seeds: str | None,
     probe_steps: int | None,
@@ -149,6 +151,7 @@ def check_command(
         input_shapes=tuple(parse_shape(s) for s in input_shape),
         input_dtype=input_dtype,
         probe=probe,
+        meta=meta,
         device=device,
         probe_seeds=parse_seeds(probe_seeds) if probe_seeds is not None else None,
         probe_steps=probe_steps,

@@ -21,6 +21,7 @@ Keys (kebab-case; an unknown key or rule code is a usage error, exit 2)::
     output-format = "text"        # text | concise | full | json | sarif | github
     baseline = "gradlint-baseline.json"
     probe = false                 # and: device, probe-seeds, probe-steps, lr, optimizer, probe-timeout
+    meta = true                   # build on the meta device; false: never; unset: only when too large
 
     [tool.gradlint.per-file-ignores]
     "legacy/**" = ["GL1"]
@@ -106,6 +107,7 @@ class Config:
     thresholds: VerdictThresholds | None = None
     input_shapes: tuple[InputShapes, ...] = ()
     probe: bool | None = None
+    meta: bool | None = None
     device: str | None = None
     probe_seeds: tuple[int, ...] | None = None
     probe_steps: int | None = None
@@ -131,6 +133,7 @@ class Overrides:
     input_shapes: tuple[tuple[int, ...], ...] = ()
     input_dtype: str | None = None
     probe: bool | None = None
+    meta: bool | None = None
     device: str | None = None
     probe_seeds: tuple[int, ...] | None = None
     probe_steps: int | None = None
@@ -196,7 +199,7 @@ def parse_config(table: Mapping[str, Any], path: str) -> Config:
     known = {
         "select", "extend-select", "ignore", "per-file-ignores", "fail-on", "output-format", "baseline",
         "thresholds", "input-shapes", "probe", "device", "probe-seeds", "probe-steps", "lr", "optimizer",
-        "probe-timeout",
+        "probe-timeout", "meta",
     }  # fmt: skip
     reader.check_keys(table, known, "")
     values: dict[str, Any] = {"path": path}
@@ -230,6 +233,8 @@ def parse_config(table: Mapping[str, Any], path: str) -> Config:
             for key, value in reader.table(table["input-shapes"], "input-shapes").items()
         )
     _probe_keys(reader, table, values)
+    if "meta" in table:
+        values["meta"] = reader.boolean(table["meta"], "meta")
     return Config(**values)
 
 
@@ -478,6 +483,7 @@ class Settings:
             input_shapes=shapes,
             input_dtype=dtype or defaults.input_dtype,
             probe=_first(o.probe, config.probe, defaults.probe),
+            meta=_first(o.meta, config.meta, defaults.meta),
             device=_first(o.device, config.device, defaults.device),
             probe_seeds=_first(o.probe_seeds, config.probe_seeds, defaults.probe_seeds),
             probe_steps=_first(o.probe_steps, config.probe_steps, defaults.probe_steps),

@@ -120,6 +120,8 @@ class LoadedModel:
     """Module path -> the line that constructed that module."""
     init_records: Mapping[str, tuple[InitCall, ...]]
     """Parameter name -> the init calls recorded on it while the model was built, oldest first."""
+    meta: str | None = None
+    """Why the model was built on the meta device (``--meta``, or too large for memory); None: real weights."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,7 @@ class ParamStats:
     spectral_radius: float | None = None
     """Largest |eigenvalue| of a recurrent matrix (per gate block, the largest)."""
     spectral_source: str | None = None
-    """``exact``, ``power-iteration`` or ``random-matrix estimate`` (meta device)."""
+    """``exact``, ``lanczos`` (a large matrix, a convolution's operator) or ``random-matrix estimate`` (meta device)."""
 
 
 @dataclass(frozen=True)
@@ -257,6 +259,9 @@ class ModelGraph:
     """Module path -> the line that constructed it (inherited from the parent when not recorded)."""
     parameter_count: int
     training: bool
+    meta: str | None = None
+    """Why the model was analysed on the meta device (no weight values: statistics from the recorded
+    init calls, random-matrix spectral norms); None when it has real weights."""
 
     def node(self, name: str) -> LayerNode:
         for node in self.nodes:
@@ -298,6 +303,8 @@ class ModelReport:
     """The measurement, when ``--probe`` ran."""
     estimates: Estimates | None = None
     """The static prediction of gradient scales."""
+    probe_skipped: str | None = None
+    """Why ``--probe`` did not run on this model (it was built on the meta device)."""
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ from gradlint.load.construction import ConstructionRecorder
 from gradlint.load.discover import FACTORY_NAMES, FoundModel, find_models
 from gradlint.load.importer import import_file, plan_import, user_code_environment
 from gradlint.load.inputs import ResolvedInputs, infer_inputs, parse_dtype, resolve_inputs
+from gradlint.load.meta import BuildMode, build_within_memory
 from gradlint.load.targets import TargetSpec, expand_targets, parse_target
 from gradlint.load.zoo import load_zoo
 from gradlint.types import InputSpec, LoadedModel, frozen_mapping
@@ -86,37 +87,46 @@ def load_target(
     input_shapes: Sequence[tuple[int, ...]] = (),
     input_dtype: str = "float32",
     batch_size: int = 8,
+    meta: bool | None = None,
 ) -> list[LoadedModel]:
     """Import ``spec.path`` and return every model it names or holds, with example inputs.
 
+    ``meta``: True builds on the meta device, False for real, None for real unless the weights
+    would not fit in memory (see ``gradlint.load.meta``; a file is then imported a second time).
     Returns ``[]`` only for a directory-mode file without a model. Raises ``LoadError``
     (bad path, syntax or import error, no model, constructor raising, ``ATTR`` not a
     model), ``InputError`` (no usable example inputs) or ``UsageError`` (bad
     ``--input-dtype``/``--input-shape``), each with a one-line message.
     """
     if spec.zoo is not None:
-        return [load_zoo(str(spec), input_shapes=input_shapes, input_dtype=input_dtype)]
+        return [load_zoo(str(spec), input_shapes=input_shapes, input_dtype=input_dtype, meta=meta)]
     if input_shapes:
         parse_dtype(input_dtype)  # a bad --input-dtype is reported before running user code
     plan = plan_import(spec.path)
-    with user_code_environment(plan):
-        with ConstructionRecorder() as recorder:
-            imported = import_file(plan)
-            found = find_models(imported.module, imported.tree, plan, spec.attr, quiet=spec.from_directory)
-        loaded = []
-        for item in found:
-            target = f"{spec.path}:{item.attr}"
-            inputs = resolve_inputs(
-                item.model,
-                imported.module,
-                target,
-                input_shapes,
-                input_dtype,
-                batch_size,
-                plan=plan,
-            )
-            loaded.append(_loaded(item, spec, target, inputs.values, inputs.specs, recorder))
-    return loaded
+
+    def attempt(mode: BuildMode) -> list[LoadedModel]:
+        with user_code_environment(plan):
+            with mode.recorder() as recorder, mode.device():
+                imported = import_file(plan)
+                found = find_models(imported.module, imported.tree, plan, spec.attr, quiet=spec.from_directory)
+            mode.check(recorder)
+            loaded = []
+            for item in found:
+                target = f"{spec.path}:{item.attr}"
+                inputs = resolve_inputs(
+                    item.model,
+                    imported.module,
+                    target,
+                    input_shapes,
+                    input_dtype,
+                    batch_size,
+                    plan=plan,
+                )
+                values = mode.inputs(inputs.values)
+                loaded.append(_loaded(item, spec, target, values, inputs.specs, recorder, mode.reason(item.model)))
+        return loaded
+
+    return build_within_memory(attempt, meta, str(spec))
 
 
 def _loaded(
@@ -126,6 +136,7 @@ def _loaded(
     values: tuple[Any, ...],
     specs: tuple[InputSpec, ...],
     recorder: ConstructionRecorder,
+    meta: str | None,
 ) -> LoadedModel:
     return LoadedModel(
         target=target,
@@ -136,4 +147,5 @@ def _loaded(
         inputs=specs,
         construction_sites=frozen_mapping(recorder.sites_for(item.model)),
         init_records=frozen_mapping(recorder.init_records_for(item.model)),
+        meta=meta,
     )

@@ -15,6 +15,12 @@ that is active only while the target file is imported and the model constructed:
 
 Tensors are keyed by their storage, so ``weight.data.normal_()`` (Hugging Face style)
 is attributed to ``weight``.
+
+With a ``memory_budget`` the recorder also adds up the bytes of every new CPU storage the
+construction allocates (parameters, buffers, and temporaries, so it errs high) and, past the
+budget, raises ``MemoryBudgetExceeded`` from the allocating call, before the memory is spent;
+``over_budget`` stays set even if user code swallows the exception. The loader then builds
+the model again on the meta device.
 """
 
 from __future__ import annotations
@@ -61,6 +67,10 @@ _RECORDED_INIT_ARGS = ("a", "b", "mean", "std", "gain", "mode", "nonlinearity", 
 _patch_lock = threading.Lock()
 
 
+class MemoryBudgetExceeded(MemoryError):
+    """Construction allocated more than the recorder's ``memory_budget``: build it on the meta device instead."""
+
+
 def _storage_key(tensor: torch.Tensor) -> int | None:
     try:
         return tensor.untyped_storage()._cdata
@@ -92,6 +102,8 @@ class _InitMode(TorchFunctionMode):
                 self._recorder._record_init_function(name, target, kwargs)
             return func(*args, **kwargs)
         result = func(*args, **kwargs)
+        if self._recorder.memory_budget is not None and isinstance(result, torch.Tensor):
+            self._recorder._count_allocation(result, args)
         if args and isinstance(args[0], torch.Tensor):
             if args[0].is_meta and name in ("numel", "ndimension", "dim"):
                 # nn.init functions such as orthogonal_ return before any write on the meta device:
@@ -117,11 +129,17 @@ class ConstructionRecorder:
     what was recorded. Nesting and concurrent use from several threads are not supported.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, memory_budget: int | None = None) -> None:
         self._sites: weakref.WeakKeyDictionary[nn.Module, SourceLocation] = weakref.WeakKeyDictionary()
         self._logs: dict[int, _TensorLog] = {}
         self._mode = _InitMode(self)
         self._original_init: Any = None
+        self.memory_budget = memory_budget
+        """Bytes of new CPU storage construction may allocate; None: no limit."""
+        self.allocated = 0
+        """Bytes of new CPU storage counted so far (only with a ``memory_budget``)."""
+        self.over_budget = False
+        self._counted: set[int] = set()
 
     # -- context management -------------------------------------------------
     def __enter__(self) -> ConstructionRecorder:
@@ -150,6 +168,23 @@ class ConstructionRecorder:
         finally:
             nn.Module.__init__ = self._original_init  # type: ignore[method-assign]
             _patch_lock.release()
+
+    # -- memory -------------------------------------------------------------
+    def _count_allocation(self, result: torch.Tensor, args: tuple) -> None:
+        if result.device.type != "cpu":
+            return  # the budget is host memory; meta tensors take none
+        key = _storage_key(result)
+        if key is None or key in self._counted:
+            return
+        if any(isinstance(arg, torch.Tensor) and _storage_key(arg) == key for arg in args):
+            return  # a view or an in-place op on an input: no new memory
+        self._counted.add(key)
+        self.allocated += result.untyped_storage().nbytes()
+        if self.memory_budget is not None and self.allocated > self.memory_budget:
+            self.over_budget = True
+            raise MemoryBudgetExceeded(
+                f"building the model allocated {self.allocated / 2**30:.1f} GiB, over the budget of {self.memory_budget / 2**30:.1f} GiB"
+            )
 
     # -- construction sites -------------------------------------------------
     def _record_site(self, module: nn.Module) -> None:

@@ -23,7 +23,8 @@ audio models. ``--input-shape`` overrides the shapes: for token-id models the fi
 ids' (``decoder_input_ids`` take the second, else the same), whatever ``--input-dtype`` says.
 
 The model is built under the ``ConstructionRecorder`` with the torch RNG seeded by 0 (the same
-weights on every run, the caller's RNG state restored), its prints sent to stderr.
+weights on every run, the caller's RNG state restored), its prints sent to stderr; on the meta
+device with ``meta=True`` or when too large for memory (see ``meta``), the inputs then meta too.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from torch import nn
 from gradlint.errors import InputError, LoadError
 from gradlint.load.construction import ConstructionRecorder
 from gradlint.load.inputs import parse_dtype, resolve_inputs
+from gradlint.load.meta import BuildMode, build_within_memory, is_meta
 from gradlint.load.targets import ZOO_EXTRAS, ZooName, split_zoo_target
 from gradlint.types import InputSpec, LoadedModel, dtype_name, frozen_mapping
 
@@ -61,8 +63,12 @@ def load_zoo(
     *,
     input_shapes: Sequence[tuple[int, ...]] = (),
     input_dtype: str = "float32",
+    meta: bool | None = None,
 ) -> LoadedModel:
-    """Build the model a zoo target names, with example inputs; ``LoadError``/``InputError`` with one line."""
+    """Build the model a zoo target names, with example inputs; ``LoadError``/``InputError`` with one line.
+
+    ``meta`` as in ``load_target``: True on the meta device, False for real, None for real unless too large.
+    """
     zoo = split_zoo_target(text)
     if zoo is None:
         raise LoadError(f"{text}: not a torchvision:NAME, timm:NAME or hf:CONFIG target")
@@ -72,30 +78,36 @@ def load_zoo(
         parse_dtype(input_dtype)  # a bad --input-dtype is reported before building anything
     builder = {"torchvision": _torchvision, "timm": _timm, "hf": _hf}[zoo.family]
     built = builder(text, zoo)
-    with _quiet_construction() as recorder:
-        try:
-            model = built.build()
-        except LoadError as exc:
-            raise LoadError(f"{text}: {exc}") from exc
-        except (Exception, SystemExit) as exc:
-            mismatch = torchvision_mismatch(exc)
-            raise LoadError(f"{text}: {mismatch or 'building the model raised ' + _one_line(exc)}") from exc
-    if not isinstance(model, nn.Module):
-        raise LoadError(f"{text}: the library returned a {type(model).__name__}, not an nn.Module")
-    if input_shapes:
-        values, specs = built.from_shapes(model, input_shapes, parse_dtype(input_dtype))
-    else:
-        values, specs = built.inputs(model)
-    return LoadedModel(
-        target=text,
-        name=type(model).__name__,
-        source_path=built.source_path or _class_file(model) or text,
-        model=model,
-        example_inputs=values,
-        inputs=specs,
-        construction_sites=frozen_mapping(recorder.sites_for(model)),
-        init_records=frozen_mapping(recorder.init_records_for(model)),
-    )
+
+    def attempt(mode: BuildMode) -> LoadedModel:
+        with _quiet_construction(mode) as recorder:
+            try:
+                model = built.build()
+            except LoadError as exc:
+                raise LoadError(f"{text}: {exc}") from exc
+            except (Exception, SystemExit) as exc:
+                mismatch = torchvision_mismatch(exc)
+                raise LoadError(f"{text}: {mismatch or 'building the model raised ' + _one_line(exc)}") from exc
+        mode.check(recorder)
+        if not isinstance(model, nn.Module):
+            raise LoadError(f"{text}: the library returned a {type(model).__name__}, not an nn.Module")
+        if input_shapes:
+            values, specs = built.from_shapes(model, input_shapes, parse_dtype(input_dtype))
+        else:
+            values, specs = built.inputs(model)
+        return LoadedModel(
+            target=text,
+            name=type(model).__name__,
+            source_path=built.source_path or _class_file(model) or text,
+            model=model,
+            example_inputs=mode.inputs(values),
+            inputs=specs,
+            construction_sites=frozen_mapping(recorder.sites_for(model)),
+            init_records=frozen_mapping(recorder.init_records_for(model)),
+            meta=mode.reason(model),
+        )
+
+    return build_within_memory(attempt, meta, text, size_first=True)
 
 
 _EXAMPLES = {"torchvision": "torchvision:resnet50", "timm": "timm:convnext_tiny", "hf": "hf:path/to/config.json"}
@@ -112,14 +124,14 @@ class _Built:
 
 
 @contextlib.contextmanager
-def _quiet_construction() -> Iterator[ConstructionRecorder]:
+def _quiet_construction(mode: BuildMode) -> Iterator[ConstructionRecorder]:
     """Build like the file importer does: seeded RNG (restored after), prints to stderr, dtype and grad mode restored."""
     saved_dtype = torch.get_default_dtype()
     saved_grad = torch.is_grad_enabled()
     try:
         with torch.random.fork_rng(devices=[]), contextlib.redirect_stdout(sys.stderr):
             torch.manual_seed(_SEED)
-            with ConstructionRecorder() as recorder:
+            with mode.recorder() as recorder, mode.device():
                 yield recorder
     finally:
         torch.set_default_dtype(saved_dtype)
@@ -301,7 +313,10 @@ def _hf(target: str, zoo: ZooName) -> _Built:
         raise LoadError(f"{target}: transformers.{cls_name} is not a model class")
 
     def build() -> nn.Module:
-        return _concrete_class(cls, config)(config)
+        model = _concrete_class(cls, config)(config)
+        if is_meta(model):
+            _hf_initialise(model)
+        return model
 
     def inputs(model: nn.Module) -> Inputs:
         return _hf_inputs(target, model, config, None, None)
@@ -310,6 +325,20 @@ def _hf(target: str, zoo: ZooName) -> _Built:
         return _hf_inputs(target, model, config, shapes, dtype)
 
     return _Built(build, inputs, from_shapes, source)
+
+
+def _hf_initialise(model: nn.Module) -> None:
+    """Run the model's own init on meta tensors, for the recorder to see it.
+
+    ``PreTrainedModel.init_weights`` skips initialisation when the default device is meta (nothing to
+    write), which would leave the recorder with the layers' own defaults (an embedding's N(0, 1),
+    not GPT-2's N(0, 0.02) and its scaled residual projections). The calls do nothing on meta tensors.
+    """
+    initialise = getattr(model, "initialize_weights", None)
+    if callable(initialise):
+        initialise()
+    elif callable(getattr(model, "_init_weights", None)):  # transformers before initialize_weights
+        model.apply(model._init_weights)
 
 
 def _concrete_class(cls: type, config: Any) -> type:

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from gradlint._version import __version__
+from gradlint.load.meta import META_NOTE
 from gradlint.report.paths import display_path
 from gradlint.report.rows import LayerRow, layer_rows, one_line, tally
 from gradlint.types import (
@@ -139,6 +140,7 @@ def _model(model: ModelReport) -> dict[str, Any]:
         "layers": [_layer(row, model) for row in layer_rows(graph)],
         "weights": [_weight(w, model) for w in graph.weights],
         "findings": [_finding(f) for f in model.findings],
+        **({"meta": {"reason": graph.meta, "note": META_NOTE}} if graph.meta is not None else {}),
         **_estimate(model),
         **_probe(model),
     }
@@ -156,6 +158,8 @@ def _estimate(model: ModelReport) -> dict[str, Any]:
 
 
 def _probe(model: ModelReport) -> dict[str, Any]:
+    if model.probe_skipped is not None:
+        return {"probe_skipped": model.probe_skipped}
     if model.probe is None:
         return {}
     return {"probe_verdict": model.probe.verdict, "probe": model.probe.to_dict()}

@@ -43,6 +43,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from gradlint.load.meta import META_NOTE
 from gradlint.report.paths import display_path
 from gradlint.report.profile import profile_lines
 from gradlint.report.rows import SEVERITY_ORDER, LayerRow, Tally, layer_rows, one_line, tally
@@ -95,6 +96,8 @@ class TextReporter:
             self._line(self.out, self._header(graph))
             for attempt in graph.trace.failed:
                 self._line(self.out, Text(f"  {attempt.method} failed: {one_line(attempt.error)}"))
+            for line in meta_lines(model):
+                self._line(self.out, Text(f"  {line}"))
             if self.show_probe:
                 for line in probe_lines(model):
                     self._line(self.out, Text(f"  {line}"))
@@ -199,6 +202,16 @@ def _layer_cells(row: LayerRow) -> tuple[str, ...]:
         format_std(weight.std) if weight is not None else _MISSING,
         f"{display_path(node.location.path)}:{node.location.line}" if node.location is not None else _MISSING,
     )
+
+
+def meta_lines(model: ModelReport) -> tuple[str, ...]:
+    """Whether the model was analysed on the meta device, and why, and a probe it skipped; () for real weights."""
+    lines = []
+    if model.graph.meta is not None:
+        lines.append(f"analysed on the meta device: {model.graph.meta}; {META_NOTE}")
+    if model.probe_skipped is not None:
+        lines.append(f"probe skipped: {model.probe_skipped}")
+    return tuple(lines)
 
 
 def probe_lines(model: ModelReport) -> tuple[str, ...]:

@@ -11,6 +11,10 @@ earlier ones did not:
 3. ``hooks``: one real forward on a private copy, watched by module hooks and a
    ``TorchFunctionMode``; follows data-dependent control flow.
 
+On the meta device the order is fx, fx-timm, hooks, export: a forward on meta tensors computes
+nothing, so the hooks take a fraction of export's time (GPT-2: 0.5 s against 4 s, the same
+predictions), which is what makes an 80-layer model quick to lint.
+
 The user's model is never changed: tracing works on copies that share its
 parameters but own their buffers (see ``copies``).
 """
@@ -23,6 +27,7 @@ from typing import Any
 from torch import nn
 
 from gradlint.errors import InputError, TraceError
+from gradlint.load.meta import is_meta
 from gradlint.trace.builder import RawOp, build_nodes
 from gradlint.trace.export_trace import trace_export
 from gradlint.trace.fx_trace import trace_fx
@@ -40,6 +45,8 @@ METHODS: tuple[tuple[str, Tracer], ...] = (
     ("export", trace_export),
     ("hooks", trace_hooks),
 )
+META_METHODS = tuple(sorted(METHODS, key=lambda method: method[0] == "export"))
+"""``METHODS`` with export last: the order for a model on the meta device."""
 
 
 def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None) -> ModelGraph:
@@ -47,7 +54,8 @@ def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None) -> Mo
     failed: list[TraceAttempt] = []
     raw: list[RawOp] | None = None
     used = ""
-    for name, tracer in METHODS:
+    on_meta = is_meta(loaded.model)
+    for name, tracer in META_METHODS if on_meta else METHODS:
         if methods is not None and name not in methods:
             continue
         try:
@@ -83,6 +91,7 @@ def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None) -> Mo
         ),
         parameter_count=sum(p.numel() for p in model.parameters()),
         training=model.training,
+        meta=loaded.meta or ("its weights are on the meta device" if on_meta else None),
     )
 
 

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from gradlint.trace.init_scheme import classify_init
+from gradlint.trace.stats import all_finite
 from gradlint.types import InitCall, LayerNode, ParamStats, TensorHealth, WeightInfo
 
 
@@ -97,7 +98,7 @@ def tensor_health(model: nn.Module) -> tuple[TensorHealth, ...]:
             nan = inf = 0
         else:
             detached = tensor.detach()
-            if bool(torch.isfinite(detached).all()):
+            if all_finite(detached):
                 nan = inf = 0
             else:
                 nan = int(torch.isnan(detached).sum())
