@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from gradlint.estimate import Estimates
-from gradlint.types import ModelGraph
+from gradlint.types import LayerNode, ModelGraph, ParamStats
 
 _NONLINEARITY = {"relu": "relu", "relu6": "relu", "leaky_relu": "leaky_relu", "tanh": "tanh", "sigmoid": "sigmoid", "selu": "selu"}
 
@@ -44,3 +44,40 @@ def init_fix_code(graph: ModelGraph) -> str:
         "\n"
         "model.apply(init_weights)"
     )
+
+
+_MULTIPLY = frozenset({"mul", "mul_", "__mul__", "__rmul__", "imul"})
+#: A learnable gate at or below this RMS is a branch scaled down on purpose (LayerScale starts at 1e-6 to 1e-1).
+SMALL_GATE_RMS = 0.1
+
+
+def small_gates(graph: ModelGraph) -> dict[str, ParamStats]:
+    """Learnable scales that multiply a tensor and start small: LayerScale γ (CaiT, ConvNeXt, PoolFormer), ReZero α.
+
+    A gate is a parameter with at most one dimension above 1 (a scalar or one scale per channel),
+    reached from a multiply through reshapes only, with RMS at most ``SMALL_GATE_RMS``. The weights
+    behind it get gradients that are small by the gate's factor, by design: the gate's own gradient
+    does not depend on it, so it grows in the first steps and lets the branch in.
+    """
+    by_name = {n.name: n for n in graph.nodes}
+    gates: dict[str, ParamStats] = {}
+    for node in graph.nodes:
+        if node.op not in ("call_function", "call_method") or node.target not in _MULTIPLY:
+            continue
+        for source in node.inputs:
+            name = _parameter_behind(by_name, source)
+            stats = graph.params.get(name) if name is not None else None
+            if stats is None or sum(1 for size in stats.shape if size > 1) > 1:
+                continue
+            if 0.0 < stats.mean_sq <= SMALL_GATE_RMS**2:
+                gates[stats.name] = stats
+    return gates
+
+
+def _parameter_behind(by_name: dict[str, LayerNode], name: str) -> str | None:
+    node = by_name.get(name)
+    while node is not None and node.op != "get_attr":
+        if node.role != "reshape" or not node.inputs:
+            return None
+        node = by_name.get(node.inputs[0])
+    return node.target if node is not None else None

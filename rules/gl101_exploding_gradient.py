@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from gradlint.estimate import Estimates, estimate
-from gradlint.estimate.whatif import with_critical_init
+from gradlint.rules._whatif import with_critical_init
 from gradlint.rulekit import Fix, Hit, ModelGraph
 from gradlint.rules._gradients import contributing_layers, init_fix_code
 from gradlint.types import Severity, frozen_mapping

@@ -5,6 +5,9 @@ Runs gradlint's static estimate of every weight's gradient RMS under the referen
 and flags the model when the smallest predicted gradient RMS falls to 10^-3 or the first weight's
 gradient is 10^2 below the last's. The message names the layers whose backward gain shrinks the
 gradient most, and the finding's `after_fix` gives the re-estimated verdict with the fix applied.
+Gradients that are small only behind learnable gates initialised small (LayerScale's γ = 1e-6 in
+ConvNeXt and CaiT, ReZero's α) are by design and not flagged: re-estimated with the gates at 1,
+the model must still vanish for the rule to fire.
 
 ## Why is this bad
 The first layers barely learn: their updates are orders of magnitude smaller than the last
@@ -36,9 +39,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gradlint.estimate import Estimates, estimate
-from gradlint.estimate.whatif import with_critical_init
 from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._gradients import contributing_layers, init_fix_code
+from gradlint.rules._gradients import contributing_layers, init_fix_code, small_gates
+from gradlint.rules._whatif import with_critical_init, with_params
 from gradlint.types import Severity, frozen_mapping
 
 CODE = "GL102"
@@ -55,6 +58,8 @@ def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
         return
     found = estimates.verdict
     if found.min_weight is None:
+        return
+    if _gated_by_design(graph):
         return
     worst = next(w for w in estimates.weights if w.name == found.min_weight)
     span = found.span or 0.0
@@ -90,7 +95,45 @@ def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
     )
 
 
+def _gated_by_design(graph: ModelGraph) -> bool:
+    """The gradients are small only behind learnable gates that start small (LayerScale, ReZero).
+
+    Re-estimated with every such gate at 1, the model no longer vanishes: the weights behind the gates
+    get small gradients on purpose, as DESIGN §2 leaves zero-initialised gates out of the verdict.
+    """
+    gates = small_gates(graph)
+    if not gates:
+        return False
+    opened = estimate(with_params(graph, {name: (1.0, 1.0) for name in gates}))
+    return opened.verdict.verdict != "vanishing"
+
+
 VALID = [
+    '''
+import torch
+from torch import nn
+
+class Block(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.fc1 = nn.Linear(dim, 4 * dim)
+        self.fc2 = nn.Linear(4 * dim, dim)
+        self.gamma = nn.Parameter(1e-6 * torch.ones(dim))  # LayerScale (CaiT, ConvNeXt): small on purpose
+
+    def forward(self, x):
+        return x + self.gamma * self.fc2(torch.nn.functional.gelu(self.fc1(self.norm(x))))
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Linear(32, 128)
+        self.blocks = nn.Sequential(*[Block(128) for _ in range(4)])
+        self.head = nn.Linear(128, 10)
+
+    def forward(self, x):
+        return self.head(self.blocks(self.embed(x)))
+''',
     '''
 import torch
 from torch import nn

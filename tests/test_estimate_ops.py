@@ -199,6 +199,68 @@ def _conv_transpose() -> tuple[nn.Module, tuple[Any, ...]]:
     return seeded(Decoder)(), (torch.randn(8, 8, 16, 16),)
 
 
+class StandardizedConvNet(nn.Module):
+    """timm's weight-standardised convolutions (NFNet, BiT): the raw weights' scale must not matter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from timm.layers import ScaledStdConv2d, StdConv2d
+
+        self.c1 = StdConv2d(8, 64, 3, padding=1)
+        self.c2 = ScaledStdConv2d(64, 64, 3, padding=1, gamma=1.7)
+        self.head = nn.Linear(64 * 8 * 8, 10)
+        nn.init.normal_(self.c1.weight, mean=0.1, std=3.0)  # standardised away: neither the mean nor the std reaches the output
+        nn.init.normal_(self.c2.weight, std=0.01)
+        nn.init.uniform_(self.c2.gain, 0.5, 1.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.c2(torch.relu(self.c1(x)) * 0.1)  # StdConv2d has no 1/sqrt(fan_in): bring it back to unit scale
+        return self.head(x.flatten(1))
+
+
+@case("conv2d-weight-standardized")
+def _conv_standardized() -> tuple[nn.Module, tuple[Any, ...]]:
+    pytest.importorskip("timm")
+    return seeded(StandardizedConvNet)(), (torch.randn(16, 8, 8, 8),)
+
+
+class SelectiveScan(nn.Module):
+    """Mamba's reference path in miniature: a depthwise causal F.conv1d on a parameter kernel, then a
+    recurrence from a zero state whose decay exp(Δ·A) has A = -exp(A_log) < 0 and Δ = softplus(...) > 0.
+
+    One decay rate per channel (1 to 4): with Mamba's rates 1..N per state, A and exp(Δ·A) are strongly
+    anti-correlated and the independent-factor rule overestimates A_log's and Δ's gradients (known).
+    """
+
+    def __init__(self, d: int = 64, state: int = 8) -> None:
+        super().__init__()
+        self.inp = nn.Linear(d, d)
+        self.conv_weight = nn.Parameter(torch.randn(d, 1, 4) * 0.5)
+        self.delta = nn.Linear(d, d)
+        self.A_log = nn.Parameter(torch.log(torch.linspace(1.0, 4.0, d)).unsqueeze(1).repeat(1, state))
+        self.B = nn.Linear(d, d * state)
+        self.out = nn.Linear(d, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        u = self.inp(x).transpose(1, 2)
+        u = F.conv1d(u, self.conv_weight.squeeze(1).unsqueeze(1), padding=3, groups=d)[..., :t]
+        u = F.silu(u).transpose(1, 2)
+        decay = torch.exp(-torch.exp(self.A_log)[None, None] * F.softplus(self.delta(u))[..., None])
+        drive = self.B(u).view(b, t, d, -1)
+        h = torch.zeros(b, d, self.A_log.shape[1])
+        ys = []
+        for step in range(t):
+            h = decay[:, step] * h + drive[:, step]
+            ys.append(h.sum(-1))
+        return self.out(torch.stack(ys, dim=1))
+
+
+@case("selective-scan")
+def _selective_scan() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(SelectiveScan)(), (torch.randn(128, 16, 64),)
+
+
 class EmbeddingHead(nn.Module):
     def __init__(self, vocab: int = 1000, d: int = 64) -> None:
         super().__init__()

@@ -23,6 +23,7 @@ from gradlint.types import LayerNode, ModelGraph
 from gradlint.verdict import Verdict, VerdictThresholds, verdict
 
 _LN10 = math.log(10.0)
+_ZEROS = frozenset({"zeros", "zeros_like", "new_zeros"})
 _FLOAT_DTYPES = ("float", "half", "bfloat16", "double", "complex")
 
 
@@ -117,7 +118,8 @@ def _forward(
     if node.shape is None and node.op == "call_function":
         return None  # sizes and other non-tensor values
     if all(s is None or s.constant for s in inputs) and node.op == "call_function":
-        return Signal(q=0.0, constant=True)  # built from sizes or ids alone: a mask, positions
+        # built from sizes or ids alone: a mask, positions, a zero initial state
+        return Signal(q=0.0, constant=True, zero=node.target in _ZEROS)
     rule = op_for(node, graph)
     ctx = OpContext(node, inputs, input_nodes, graph, values=[values.get(i) for i in node.inputs if i in values])
     contexts[node.name] = ctx

@@ -123,3 +123,13 @@ def mean_sq(stats: ParamStats | None) -> float:
 
 def mean_of(stats: ParamStats | None) -> float:
     return 0.0 if stats is None or math.isnan(stats.mean) else stats.mean
+
+
+def parameter_behind(graph: ModelGraph, name: str) -> str | None:
+    """The parameter a node is, or reaches through reshapes alone (``w.squeeze(1)``, ``gamma.view(1, -1, 1, 1)``)."""
+    node = graph.node(name)
+    while node.op != "get_attr":
+        if node.role != "reshape" or not node.inputs:
+            return None
+        node = graph.node(node.inputs[0])
+    return node.target if node.target in graph.params else None

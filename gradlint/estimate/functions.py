@@ -87,6 +87,8 @@ class MulOp(Op):
         return scale
 
     def forward(self, ctx: OpContext) -> Signal:
+        if any(s is not None and s.zero for s in ctx.inputs[:1 if self.divide else None]):
+            return Signal(q=0.0, constant=True, zero=True)  # a state started at zeros: h = decay·0 + ...
         factors = self._factors(ctx)
         scale = self._scale(ctx)
         if not factors:
@@ -100,9 +102,12 @@ class MulOp(Op):
         first = factors[0][1]
         masked = any(s is not None and s.constant for s in ctx.inputs)
         sq = scale * scale
-        return clamp(Signal(q=q * sq, mean=mean * scale, shared=shared * sq, pos_shared=pos * sq, causal=first.causal or masked))
+        sign = 0 if self.divide else math.prod(s.sign for _, s in factors) * (1 if scale >= 0 else -1)
+        return clamp(Signal(q=q * sq, mean=mean * scale, shared=shared * sq, pos_shared=pos * sq, causal=first.causal or masked, sign=sign))
 
     def backward(self, ctx: OpContext, g: float) -> Backward:
+        if any(s is not None and s.zero for s in ctx.inputs[:1 if self.divide else None]):
+            return Backward()
         factors = self._factors(ctx)
         scale_sq = self._scale(ctx) ** 2
         result = Backward()
@@ -177,15 +182,40 @@ class ReduceOp(Op):
     def forward(self, ctx: OpContext) -> Signal:
         x = ctx.inputs[0] or Signal(q=0.0)
         count = max(ratio(ctx.input_shape(0), ctx.node.shape), 1.0)
-        q = x.pos_shared + x.within_positions / count
-        signal = Signal(q=q, mean=x.mean, shared=x.shared, pos_shared=q)
+        if self._over_units(ctx):
+            # Across units only the mean is common (units are independent given the sample): it adds up
+            # coherently, the rest averages down; what was shared across positions stays so, scaled alike.
+            q = x.mean * x.mean + max(x.q - x.mean * x.mean, 0.0) / count
+            pos = x.mean * x.mean + max(x.pos_shared - x.mean * x.mean, 0.0) / count
+            signal = Signal(q=q, mean=x.mean, shared=min(x.shared, q), pos_shared=pos, sign=x.sign)
+        else:
+            q = x.pos_shared + x.within_positions / count
+            signal = Signal(q=q, mean=x.mean, shared=x.shared, pos_shared=q, sign=x.sign)
         return clamp(signal.scaled(count * count, count) if self.total else signal)
+
+    def _over_units(self, ctx: OpContext) -> bool:
+        """Whether every reduced dimension is a unit (feature) dimension: the last of (B, T, D), the
+        channels of (B, C, H, W), the features of (B, D) — not positions."""
+        shape = ctx.input_shape(0)
+        if shape is None or len(shape) < 2:
+            return False
+        given = ctx.attrs.get("dim")
+        if given is None:
+            layout = ctx.attrs.get("layout", ())
+            given = layout[1] if len(layout) > 1 else None
+        if given is None or isinstance(given, bool | str):
+            return False
+        dims = {d % len(shape) for d in (given if isinstance(given, tuple) else (given,)) if isinstance(d, int)}
+        units = {len(shape) - 1} if len(shape) <= 3 else {1}
+        return bool(dims) and dims <= units
 
     def backward(self, ctx: OpContext, g: float) -> Backward:
         count = max(ratio(ctx.input_shape(0), ctx.node.shape), 1.0)
-        value = g if self.total else g / (count * count)
-        # every reduced element receives the same gradient: it is shared across them
-        return Backward(inputs={0: value}, shared_inputs={0: value})
+        factor = 1.0 if self.total else 1.0 / (count * count)
+        if self._over_units(ctx):
+            return Backward(inputs={0: g * factor}, shared_inputs={0: ctx.g_pos * factor})
+        # every reduced position receives the same gradient: it is shared across them
+        return Backward(inputs={0: g * factor}, shared_inputs={0: g * factor})
 
 
 class PowOp(Op):
@@ -236,12 +266,34 @@ class ElementwiseOp(Op):
         if fn is None:
             self.uncertain = f"no rule for {self.name!r}: assumed gain 1"
             return x
-        mean, second, slope = expect(fn, x.mean, max(x.q - x.mean * x.mean, 0.0))
+        if self.name == "exp" and x.sign < 0:
+            mean, second = _exp_of_non_positive(x)
+            slope = second  # exp' = exp
+        else:
+            mean, second, slope = expect(fn, x.mean, max(x.q - x.mean * x.mean, 0.0))
         ctx.cache["slope"] = slope
-        return clamp(Signal(q=second, mean=mean, shared=mean * mean, pos_shared=mean * mean))
+        sign = {"exp": 1, "abs": 1, "neg": -x.sign}.get(self.name, 0)
+        return clamp(Signal(q=second, mean=mean, shared=mean * mean, pos_shared=mean * mean, sign=sign))
 
     def backward(self, ctx: OpContext, g: float) -> Backward:
         return Backward(inputs={0: g * ctx.cache.get("slope", 1.0)})
+
+
+def _exp_of_non_positive(x: Signal) -> tuple[float, float]:
+    """E[eˣ] and E[e²ˣ] for x <= 0 (a state-space model's discretised decay, exp(Δ·A) with A < 0).
+
+    A Gaussian of the same moments would put mass above 0 and blow E[e²ˣ] up; -x is taken as a
+    Gamma variable of the same mean and variance instead, whose moment generating function is
+    (1 + tθ)^(-k): the result stays in (0, 1] as the real decay does.
+    """
+    magnitude = -x.mean
+    variance = max(x.q - x.mean * x.mean, 0.0)
+    if magnitude <= 0.0:
+        return 1.0, 1.0
+    if variance <= 1e-12 * magnitude * magnitude:
+        return math.exp(-magnitude), math.exp(-2.0 * magnitude)
+    shape, scale = magnitude * magnitude / variance, variance / magnitude
+    return (1.0 + scale) ** -shape, (1.0 + 2.0 * scale) ** -shape
 
 
 _ELEMENTWISE = {"exp": torch.exp, "abs": torch.abs, "neg": torch.neg, "erf": torch.erf, "cos": torch.cos, "sin": torch.sin}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from collections.abc import Mapping
 from typing import Any
 
 from gradlint.estimate.context import Backward, OpContext, mean_of, mean_sq, numel, ratio, weight_gradient_sq
@@ -100,10 +101,16 @@ def _pairs(length_in: int, length_out: int, kernel: int, stride: int, padding: i
 class ConvOp(Op):
     """nn.Conv1d/2d/3d and nn.ConvTranspose*: the linear rule with the taps that really hit the input."""
 
+    def _attrs(self, ctx: OpContext) -> Mapping[str, Any]:
+        return ctx.attrs
+
+    def _param(self, ctx: OpContext, local: str) -> ParamStats | None:
+        return ctx.param(local)
+
     def _geometry(self, ctx: OpContext) -> dict[str, Any]:
         if "geometry" in ctx.cache:
             return ctx.cache["geometry"]
-        attrs = ctx.attrs
+        attrs = self._attrs(ctx)
         shape_in, shape_out = ctx.input_shape(0), ctx.node.shape
         kernel = tuple(attrs.get("kernel_size", (1,)))
         dims = len(kernel)
@@ -147,25 +154,69 @@ class ConvOp(Op):
         ctx.cache["geometry"] = geometry
         return geometry
 
+    def _weight(self, ctx: OpContext) -> ParamStats | None:
+        """The kernel the convolution applies: the parameter, or its standardised form (timm's StdConv)."""
+        weight = self._param(ctx, "weight")
+        if weight is None or not self._attrs(ctx).get("weight_standardized"):
+            return weight
+        gain = self._param(ctx, "gain")
+        gain_sq = 1.0 if gain is None else mean_sq(gain)
+        return replace(weight, mean=0.0, mean_sq=float(self._attrs(ctx).get("weight_scale", 1.0)) ** 2 * gain_sq)
+
     def forward(self, ctx: OpContext) -> Signal:
-        x = ctx.inputs[0] or Signal(q=0.0)
         geo = self._geometry(ctx)
         per_output = math.prod(p / l for p, l in zip(geo["pairs"], geo["lengths_out"]))
         fan_in_taps = geo["in_channels"] / geo["groups"] * per_output
         full = geo["in_channels"] / geo["groups"] * math.prod(geo["kernel"])
-        return affine_forward(x, full, ctx.param("weight"), ctx.param("bias"), coverage=fan_in_taps / max(full, 1e-12))
+        return affine_forward(self._input(ctx), full, self._weight(ctx), self._param(ctx, "bias"), coverage=fan_in_taps / max(full, 1e-12))
+
+    def _input(self, ctx: OpContext) -> Signal:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        if not self._attrs(ctx).get("weight_standardized"):
+            return x
+        # Each standardised kernel row sums to zero: the input's mean, common to all its taps, cancels.
+        offset = x.mean * x.mean
+        return clamp(Signal(q=x.q - offset, shared=x.shared - offset, pos_shared=x.pos_shared - offset))
 
     def backward(self, ctx: OpContext, g: float) -> Backward:
-        x = ctx.inputs[0] or Signal(q=0.0)
+        x = self._input(ctx)
         geo = self._geometry(ctx)
-        weight = ctx.param("weight")
+        weight = self._weight(ctx)
         per_input = math.prod(p / l for p, l in zip(geo["pairs"], geo["lengths_in"]))
         fan_out_eff = geo["out_channels"] / geo["groups"] * per_input
         result = Backward(inputs={0: fan_out_eff * mean_sq(weight) * g})
         if weight is not None:
             uses = geo["batch"] * math.prod(p / k for p, k in zip(geo["pairs"], geo["kernel"]))
-            result.weights[weight.name] = weight_gradient_sq(uses, ctx.batch, g, ctx.g_pos, x, ctx.centered)
+            applied = weight_gradient_sq(uses, ctx.batch, g, ctx.g_pos, x, ctx.centered)
+            if self._attrs(ctx).get("weight_standardized"):
+                result.weights.update(self._standardized_gradients(ctx, weight, applied, g, x))
+            else:
+                result.weights[weight.name] = applied
         return result
+
+    def _standardized_gradients(self, ctx: OpContext, used: ParamStats, applied: float, g: float, x: Signal) -> dict[str, float]:
+        """From the applied kernel's gradient to the raw weight's and the gain's.
+
+        W_used = ĝ·s·(W - μ)/σ: the raw weight's gradient is the applied one times (ĝ·s/σ)², less the
+        two directions the standardisation projects out. The gain scales its channel's output, so its
+        gradient is that of a per-channel scale: Σ δ·y over the channel's positions, with y the output
+        of the unit-gain kernel (coherent across the positions of a sample, as a norm's γ is).
+        """
+        raw = self._param(ctx, "weight")
+        gradients: dict[str, float] = {}
+        if raw is not None:
+            variance = mean_sq(raw) - mean_of(raw) ** 2 + float(self._attrs(ctx).get("eps", 1e-5))
+            gradients[raw.name] = applied * used.mean_sq / variance
+        gain = self._param(ctx, "gain")
+        if gain is not None:
+            geo = self._geometry(ctx)
+            full = geo["in_channels"] / geo["groups"] * math.prod(geo["kernel"])
+            per_output = math.prod(p / l for p, l in zip(geo["pairs"], geo["lengths_out"]))
+            unit_kernel = replace(used, mean_sq=float(self._attrs(ctx).get("weight_scale", 1.0)) ** 2)
+            y = affine_forward(x, full, unit_kernel, None, coverage=per_output * geo["in_channels"] / geo["groups"] / max(full, 1e-12))
+            uses = geo["batch"] * math.prod(geo["lengths_out"])
+            gradients[gain.name] = weight_gradient_sq(uses, ctx.batch, g, ctx.g_pos, y, ctx.centered)
+        return gradients
 
 
 class BatchNormOp(Op):
@@ -250,6 +301,51 @@ class FeatureNormOp(Op):
         return Backward(inputs={0: g * gamma_sq / (variance + eps) * projection})
 
 
+class FunctionalConvOp(ConvOp):
+    """``F.conv1d/2d/3d`` with a parameter kernel, reached through reshapes (Mamba's causal depthwise conv)."""
+
+    def __init__(self, weight_name: str, bias_name: str | None) -> None:
+        self.names = {"weight": weight_name, "bias": bias_name}
+
+    def _param(self, ctx: OpContext, local: str) -> ParamStats | None:
+        name = self.names.get(local)
+        return ctx.graph.params.get(name) if name is not None else None
+
+    def _attrs(self, ctx: OpContext) -> Mapping[str, Any]:
+        if "functional_attrs" in ctx.cache:
+            return ctx.cache["functional_attrs"]
+        weight = self._param(ctx, "weight")
+        shape = weight.shape if weight is not None else (1, 1, 1)
+        dims = max(len(shape) - 2, 1)
+        # conv(input, weight, bias, stride, padding, dilation, groups), positionally or by keyword
+        layout = list(ctx.attrs.get("layout", ()))
+        given = dict(zip(("stride", "padding", "dilation", "groups"), layout[3:7]))
+        given.update({k: ctx.attrs[k] for k in ("stride", "padding", "dilation", "groups") if k in ctx.attrs})
+
+        def spatial(value: Any, default: int) -> Any:
+            if isinstance(value, str):
+                return value
+            if isinstance(value, int):
+                return (value,) * dims
+            return tuple(value) if isinstance(value, tuple) and len(value) == dims else (default,) * dims
+
+        groups = int(given.get("groups", 1)) if isinstance(given.get("groups", 1), int) else 1
+        attrs = {
+            "kernel_size": tuple(shape[2:]) or (1,),
+            "stride": spatial(given.get("stride", 1), 1),
+            "padding": spatial(given.get("padding", 0), 0),
+            "dilation": spatial(given.get("dilation", 1), 1),
+            "groups": groups,
+            "in_channels": shape[1] * groups,
+            "out_channels": shape[0],
+        }
+        ctx.cache["functional_attrs"] = attrs
+        return attrs
+
+
+NON_NEGATIVE_ACTIVATIONS = frozenset({"relu", "relu6", "softplus", "sigmoid", "hardsigmoid", "exp"})
+
+
 class ActivationOp(Op):
     def __init__(self, name: str) -> None:
         self.name = name
@@ -272,6 +368,7 @@ class ActivationOp(Op):
                 shared=found.shared,
                 pos_shared=by_position.shared if by_position is not None else found.shared,
                 pre_activation=(self.name, x.mean, x.q),
+                sign=1 if self.name in NON_NEGATIVE_ACTIVATIONS else 0,
             )
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gradlint.estimate.attention import MultiheadAttentionOp, SdpaOp, SoftmaxOp
+from gradlint.estimate.context import parameter_behind
 from gradlint.estimate.functions import (
     AddOp,
     ConcatOp,
@@ -18,6 +19,7 @@ from gradlint.estimate.layers import (
     ActivationOp,
     BatchNormOp,
     ConvOp,
+    FunctionalConvOp,
     DropoutOp,
     EmbeddingOp,
     FeatureNormOp,
@@ -169,6 +171,7 @@ def _module_op(node: LayerNode) -> Op:
             return GluOp()
         return ActivationOp(node.activation or "identity")
     if role == "normalization":
+        kind = str(node.attrs.get("norm_base", kind))
         if any(kind.startswith(prefix) for prefix in _BATCH_NORMS):
             return BatchNormOp()
         if "RMSNorm" in kind:
@@ -203,6 +206,8 @@ def _function_op(node: LayerNode, graph: ModelGraph) -> Op:
         return ActivationOp(node.activation)
     if name in ("linear",):
         return _functional_linear(node, graph)
+    if name in ("conv1d", "conv2d", "conv3d"):
+        return _functional_conv(node, graph)
     if name in _FUNCTION_RULES:
         return _FUNCTION_RULES[name]()
     if name in _PASS_THROUGH:
@@ -217,6 +222,14 @@ def _functional_linear(node: LayerNode, graph: ModelGraph) -> Op:
     weight = params[0] if params else None
     bias = params[1] if len(params) > 1 else None
     return LinearOp(weight, bias)
+
+
+def _functional_conv(node: LayerNode, graph: ModelGraph) -> Op:
+    weight = parameter_behind(graph, node.inputs[1]) if len(node.inputs) > 1 else None
+    if weight is None:
+        return OpaqueOp(f"{node.target} with a computed kernel: assumed gain 1")
+    bias = parameter_behind(graph, node.inputs[2]) if len(node.inputs) > 2 else None
+    return FunctionalConvOp(weight, bias)
 
 
 def is_constructor(node: LayerNode) -> bool:

@@ -27,8 +27,13 @@ class Signal:
     """A causal (triangular) mask was applied to these attention logits."""
     constant: bool = False
     """Computed from no input (a mask, ``arange`` positions): carries no gradient."""
+    zero: bool = False
+    """Every value is exactly 0 (``torch.zeros``, a recurrent state before its first step)."""
     pre_activation: tuple[str, float, float] | None = None
     """(activation, pre-activation E[x], pre-activation E[x²]) when this is an activation's output."""
+    sign: int = 0
+    """+1 when every value is >= 0 (a ReLU's, softplus's or exp's output), -1 when every value is <= 0,
+    0 when unknown: ``exp`` of a non-positive tensor is a decay factor in (0, 1], whatever its spread."""
 
     @property
     def within(self) -> float:
@@ -45,6 +50,7 @@ class Signal:
             shared=self.shared * factor_sq,
             pos_shared=self.pos_shared * factor_sq,
             pre_activation=None,
+            sign=self.sign if c >= 0 else -self.sign,
         )
 
     @property

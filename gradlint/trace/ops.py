@@ -314,6 +314,13 @@ def module_attrs(module: nn.Module) -> dict[str, Any]:
                 attrs[key] = value
     if isinstance(module, nn.Linear | nn.modules.conv._ConvNd):
         attrs["bias"] = module.bias is not None
+    if isinstance(module, _NORM_MODULES):
+        # timm's LayerNorm2d, GroupNorm1 ... subclass a torch norm and keep its arithmetic (over other axes)
+        attrs["norm_base"] = next(c.__name__ for c in type(module).__mro__ if c.__module__.startswith("torch.nn"))
+    if _standardizes_weight(module):
+        # W_used = (W - mean) / std per output channel, times gain·scale where the layer has them
+        attrs["weight_standardized"] = True
+        attrs["weight_scale"] = float(getattr(module, "scale", 1.0))
     if isinstance(module, nn.MultiheadAttention):
         attrs["bias"] = module.in_proj_bias is not None
     if is_hf_conv1d(module):
@@ -321,6 +328,16 @@ def module_attrs(module: nn.Module) -> dict[str, Any]:
     if isinstance(module, nn.PReLU):
         attrs["negative_slope"] = float(module.weight.detach().float().mean()) if module.weight.device.type != "meta" else 0.25
     return attrs
+
+
+def _standardizes_weight(module: nn.Module) -> bool:
+    """timm's weight-standardised convolutions (``StdConv2d``, ``ScaledStdConv2d`` of NFNets and BiT).
+
+    They subclass ``nn.Conv2d`` and are traced as one, but their forward normalises the kernel
+    first: the raw weight's scale then does not reach the output, and its gradient scales as 1/std.
+    """
+    module_path = type(module).__module__
+    return isinstance(module, nn.modules.conv._ConvNd) and module_path.startswith(("timm.layers.std_conv", "timm.models.layers.std_conv"))
 
 
 NODE_ARG = "<node>"

@@ -131,7 +131,7 @@ def _stats(
         blocks = tuple((float(b.mean()), float((b * b).mean())) for b in values.chunk(count, dim=0))
     norm = radius = source = None
     if tensor.dim() >= 2 and all_finite(values) and not isinstance(owner, nn.Embedding | nn.EmbeddingBag):
-        norm, source = _spectral_norm(values, owner, input_shape)
+        norm, source = _spectral_norm(values, owner, local, input_shape)
         if isinstance(owner, nn.RNNBase) and local.startswith("weight_hh"):
             radius = max(_spectral_radius(block) for block in values.chunk(count, dim=0))
     return ParamStats(name, owner_path, shape, mean, mean_sq, blocks, norm, radius, source)
@@ -151,8 +151,11 @@ def all_finite(tensor: torch.Tensor) -> bool:
     return math.isfinite(float(low)) and math.isfinite(float(high))
 
 
-def _spectral_norm(weight: torch.Tensor, owner: nn.Module, input_shape: tuple[int, ...] | None) -> tuple[float, str]:
-    if isinstance(owner, nn.modules.conv._ConvNd) and input_shape is not None and weight.dim() >= 3:
+def _spectral_norm(weight: torch.Tensor, owner: nn.Module, local: str, input_shape: tuple[int, ...] | None) -> tuple[float, str]:
+    # Only the convolution's own kernel is an operator over the input; a per-channel parameter beside it
+    # (nfnet's ``gain``, shaped [out, 1, 1, 1]) is a matrix of one column.
+    is_kernel = local == "weight" and tuple(weight.shape) == tuple(getattr(owner, "weight", weight).shape)
+    if isinstance(owner, nn.modules.conv._ConvNd) and is_kernel and input_shape is not None and weight.dim() >= 3:
         if _is_pointwise(owner):
             # A 1×1 convolution applies its c_out×c_in matrix at every (kept) pixel, one group's block
             # each: its operator norm is the largest matrix norm, at any input size.
