@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Callable
@@ -20,8 +22,8 @@ def _define_torchvision_operator_schemas() -> torch.library.Library | None:
     schemas were not defined by its (CUDA-only) C++ extension; transformers imports torchvision
     lazily, so this runs before any test.
     """
-    if importlib.util.find_spec("torchvision") is None:
-        return None
+    if importlib.util.find_spec("torchvision") is None or _torchvision_imports_as_it_is():
+        return None  # defining the schemas beside a working extension would make it abort on load
     library = torch.library.Library("torchvision", "FRAGMENT")
     for schema in (
         "nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
@@ -32,6 +34,12 @@ def _define_torchvision_operator_schemas() -> torch.library.Library | None:
         except RuntimeError:
             pass  # already defined: a working torchvision build
     return library
+
+
+def _torchvision_imports_as_it_is() -> bool:
+    """Whether torchvision imports in a fresh interpreter (a build that matches torch, as on a GPU machine)."""
+    done = subprocess.run([sys.executable, "-c", "import torchvision"], capture_output=True, timeout=300)
+    return done.returncode == 0
 
 
 _TORCHVISION_SCHEMAS = _define_torchvision_operator_schemas()

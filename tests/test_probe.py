@@ -276,6 +276,30 @@ def test_cuda_matches_cpu() -> None:
     assert next(model.parameters()).device.type == "cpu"
 
 
+class _LastStep(nn.Module):
+    """An LSTM whose final states (h_n, c_n) are not used: cuDNN gives them a None gradient."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rnn = nn.LSTM(16, 32, batch_first=True)
+        self.head = nn.Linear(32, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(x)
+        return self.head(out[:, -1])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_recurrent_matches_cpu() -> None:
+    torch.manual_seed(0)
+    model = _LastStep()
+    x = (torch.randn(8, 12, 16),)
+    cpu, cuda = probe(model, x, device="cpu"), probe(model, x, device="cuda")
+    assert [w.name for w in cpu.weights] == [w.name for w in cuda.weights]
+    for a, b in zip(cpu.weights, cuda.weights):
+        assert abs(a.log10_grad_rms - b.log10_grad_rms) < 1e-2  # type: ignore[operator]
+
+
 def test_auto_device_on_cpu_machine() -> None:
     result: ProbeResult = probe(_mlp(), (torch.randn(8, 16),), device="auto", seeds=(7,))
     assert result.device.startswith("cuda") if torch.cuda.is_available() else result.device == "cpu"

@@ -95,16 +95,17 @@ class NonFiniteWatcher:
             what += f"; {', '.join(own)} {'is' if len(own) == 1 else 'are'} not finite"
         return what
 
-    def _output_grad_hook(self, path: str) -> Callable[[torch.Tensor], None]:
-        def hook(grad: torch.Tensor) -> None:
-            if self.backward is None and not _finite(grad):
+    def _output_grad_hook(self, path: str) -> Callable[[torch.Tensor | None], None]:
+        def hook(grad: torch.Tensor | None) -> None:
+            # cuDNN's RNN hands its unused outputs (h_n when only the sequence is used) a None gradient
+            if grad is not None and self.backward is None and not _finite(grad):
                 self._record_backward(path, f"gradient w.r.t. the output of {self._types[path]} has {_count(grad)}")
 
         return hook
 
-    def _weight_grad_hook(self, ref: WeightRef) -> Callable[[torch.Tensor], None]:
-        def hook(grad: torch.Tensor) -> None:
-            if self.backward is None and not _finite(grad):
+    def _weight_grad_hook(self, ref: WeightRef) -> Callable[[torch.Tensor | None], None]:
+        def hook(grad: torch.Tensor | None) -> None:
+            if grad is not None and self.backward is None and not _finite(grad):
                 self._record_backward(ref.module, f"gradient of {ref.name} has {_count(grad)}")
 
         return hook
