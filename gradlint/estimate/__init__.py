@@ -16,14 +16,13 @@ from typing import Any
 
 from gradlint.estimate.context import Backward, OpContext, numel
 from gradlint.estimate.layers import IdentityOp, Op
-from gradlint.estimate.registry import op_for
+from gradlint.estimate.registry import ZERO_CONSTRUCTORS, op_for
 from gradlint.estimate.values import evaluate
 from gradlint.estimate.signal import Signal, gaussian_input, parameter_signal
 from gradlint.types import LayerNode, ModelGraph
 from gradlint.verdict import Verdict, VerdictThresholds, verdict
 
 _LN10 = math.log(10.0)
-_ZEROS = frozenset({"zeros", "zeros_like", "new_zeros"})
 _FLOAT_DTYPES = ("float", "half", "bfloat16", "double", "complex")
 
 
@@ -119,7 +118,7 @@ def _forward(
         return None  # sizes and other non-tensor values
     if all(s is None or s.constant for s in inputs) and node.op == "call_function":
         # built from sizes or ids alone: a mask, positions, a zero initial state
-        return Signal(q=0.0, constant=True, zero=node.target in _ZEROS)
+        return Signal(q=0.0, constant=True, zero=node.target in ZERO_CONSTRUCTORS)
     rule = op_for(node, graph)
     ctx = OpContext(node, inputs, input_nodes, graph, values=[values.get(i) for i in node.inputs if i in values])
     contexts[node.name] = ctx

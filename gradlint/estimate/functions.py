@@ -110,7 +110,10 @@ class MulOp(Op):
             return Backward()
         factors = self._factors(ctx)
         scale_sq = self._scale(ctx) ** 2
-        result = Backward()
+        # a second varying factor (a gate) breaks the zero batch sum of a gradient from a BatchNorm; a
+        # parameter (a layer scale) keeps it
+        varying = sum(1 for _, s in factors if s.within > 1e-9 * max(s.q, 1e-30))
+        result = Backward(centered=None if varying <= 1 else False)
         for index, signal in factors:
             others = math.prod(s.q for i, s in factors if i != index)
             if self.divide and factors and index != factors[0][0]:
@@ -325,6 +328,19 @@ class MaskOp(IdentityOp):
         signal = super().forward(ctx)
         masked = any(s is not None and s.constant for s in ctx.inputs)
         return replace(signal, causal=signal.causal or masked)
+
+
+class ConstantOp(Op):
+    """A tensor built from sizes, or shaped like its input (``zeros_like``, ``new_empty``): no signal, no gradient."""
+
+    def __init__(self, zero: bool = False) -> None:
+        self.zero = zero
+
+    def forward(self, ctx: OpContext) -> Signal:
+        return Signal(q=0.0, constant=True, zero=self.zero)
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        return Backward()
 
 
 class DetachOp(IdentityOp):

@@ -7,6 +7,7 @@ from gradlint.estimate.context import parameter_behind
 from gradlint.estimate.functions import (
     AddOp,
     ConcatOp,
+    ConstantOp,
     DetachOp,
     ElementwiseOp,
     MaskOp,
@@ -148,9 +149,15 @@ _PASS_THROUGH = frozenset(
     }
 )
 
+ZERO_CONSTRUCTORS = frozenset({"zeros", "zeros_like", "new_zeros"})
+
 # Ops that build tensors from sizes only (positions, masks): no signal, no gradient.
 _CONSTRUCTORS = frozenset(
-    {"arange", "ones", "zeros", "full", "empty", "ones_like", "zeros_like", "full_like", "tril", "triu", "eye", "randn", "rand", "new_ones", "new_zeros", "new_full", "scalar_tensor", "tensor", "linspace"}
+    {
+        "arange", "ones", "zeros", "full", "empty", "ones_like", "zeros_like", "full_like", "empty_like", "tril", "triu",
+        "eye", "randn", "rand", "rand_like", "randn_like", "randint_like", "new_ones", "new_zeros", "new_full",
+        "new_empty", "scalar_tensor", "tensor", "linspace", "bernoulli",
+    }
 )
 
 
@@ -213,7 +220,8 @@ def _function_op(node: LayerNode, graph: ModelGraph) -> Op:
     if name in _PASS_THROUGH:
         return IdentityOp()
     if name in _CONSTRUCTORS:
-        return IdentityOp()
+        # shaped like their input (``x.new_empty(...).bernoulli_(keep)``: stochastic depth's mask), not from its values
+        return ConstantOp(zero=name in ZERO_CONSTRUCTORS)
     return OpaqueOp(f"no rule for {name!r}: assumed gain 1")
 
 
