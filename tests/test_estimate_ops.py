@@ -436,6 +436,51 @@ for _name, _pool in POOLS.items():
     case(_name)(lambda p=_pool: (seeded(PoolNet)(p()), (torch.randn(32, 8, 16, 16),)))
 
 
+class StemMaxPoolBN(nn.Module):
+    """A ResNet stem: the max-pooled ReLU map has a large mean, which the BatchNorm after the next conv removes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(8, 64, 3, padding=1, bias=False)
+        self.n1 = nn.BatchNorm2d(64)
+        self.pool = nn.MaxPool2d(3, 2, 1)
+        self.c2 = nn.Conv2d(64, 64, 3, padding=1, bias=False)
+        self.n2 = nn.BatchNorm2d(64)
+        self.c3 = nn.Conv2d(64, 64, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(F.relu(self.n1(self.c1(x))))
+        return self.c3(F.relu(self.n2(self.c2(x))))
+
+
+@case("maxpool-batchnorm")
+def _maxpool_bn() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(StemMaxPoolBN)(), (torch.randn(8, 8, 16, 16),)
+
+
+class PooledHead(nn.Module):
+    """Conv-BN stages then global average pooling at batch 2: the gradient reaching the last BN is the same
+    at every position of a sample, and that BN's backward removes half of it (its batch mean)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(8, 256, 3, padding=1, bias=False)
+        self.n1 = nn.BatchNorm2d(256)
+        self.c2 = nn.Conv2d(256, 256, 3, padding=1, bias=False)
+        self.n2 = nn.BatchNorm2d(256)
+        self.fc = nn.Linear(256, 64)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.n1(self.c1(x)))
+        x = F.relu(self.n2(self.c2(x)))
+        return self.fc(x.mean((2, 3)))
+
+
+@case("batchnorm-global-pool")
+def _bn_global_pool() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(PooledHead)(), (torch.randn(2, 8, 4, 4),)
+
+
 # --------------------------------------------------------------------------- shape ops
 
 

@@ -146,16 +146,19 @@ def expect(fn: Activation, mean: float, var: float) -> tuple[float, float, float
 
 def expected_max_square(count: int, mean: float, var: float, fn: Activation | None = None) -> float:
     """E[φ(M)²] for M the maximum of ``count`` iid N(mean, var) (φ monotone: max φ(x) = φ(max x))."""
-    if count <= 1:
-        values = mean + math.sqrt(max(var, 0.0)) * _ZT
-        mapped = fn(values) if fn is not None else values
-        return float((_WT * mapped * mapped).sum())
-    # density of the max of n standard normals: n φ(z) Φ(z)^(n-1); the max sits in [-10, 10]
-    cdf = 0.5 * torch.special.erfc(-_ZT / math.sqrt(2.0))
-    weights = _WT * count * cdf ** (count - 1)
+    return expected_max_moments(count, mean, var, fn)[1]
+
+
+def expected_max_moments(count: int, mean: float, var: float, fn: Activation | None = None) -> tuple[float, float]:
+    """(E[φ(M)], E[φ(M)²]) for M the maximum of ``count`` iid N(mean, var) (φ monotone)."""
+    weights = _WT
+    if count > 1:
+        # density of the max of n standard normals: n φ(z) Φ(z)^(n-1); the max sits in [-10, 10]
+        cdf = 0.5 * torch.special.erfc(-_ZT / math.sqrt(2.0))
+        weights = _WT * count * cdf ** (count - 1)
     values = mean + math.sqrt(max(var, 0.0)) * _ZT
     mapped = fn(values) if fn is not None else values
-    return float((weights * mapped * mapped).sum())
+    return float((weights * mapped).sum()), float((weights * mapped * mapped).sum())
 
 
 def expected_max_slope_sq(count: int, mean: float, var: float, fn: Activation) -> float:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gradlint.estimate.context import Backward, OpContext, mean_of, mean_sq, numel, ratio, weight_gradient_sq
-from gradlint.estimate.gaussian import activation_function, expected_max_slope_sq, expected_max_square, moments
+from gradlint.estimate.gaussian import activation_function, expected_max_moments, expected_max_slope_sq, moments
 from gradlint.estimate.signal import Signal, clamp
 from gradlint.types import ParamStats
 
@@ -241,10 +241,37 @@ class BatchNormOp(Op):
         shape = ctx.input_shape(0)
         channels = shape[1] if shape and len(shape) > 1 else 1
         per_channel = numel(shape) / max(channels, 1)
-        # The backward projects out the mean and the normalised input (2 of N directions per channel,
-        # (N-2)/N), and divides by the batch's own variance, whose inverse has mean N/(N-3) times 1/σ².
-        finite_batch = (per_channel - 2) / (per_channel - 3) if per_channel > 3 else 0.0
-        return Backward(inputs={0: g * gamma_sq / (x.within + eps) * finite_batch}, centered=True)
+        if per_channel <= 3:
+            return Backward(inputs={0: 0.0}, centered=True)
+        kept, kept_pos = self._projection(ctx, x, g, shape, per_channel)
+        # The backward projects (see _projection) and divides by the batch's own variance, whose inverse
+        # has mean N/(N-3) times 1/σ².
+        scale = gamma_sq / (x.within + eps) * per_channel / (per_channel - 3)
+        return Backward(inputs={0: g * kept * scale}, shared_inputs={0: ctx.g_pos * kept_pos * scale}, centered=True)
+
+    @staticmethod
+    def _projection(ctx: OpContext, x: Signal, g: float, shape: tuple[int, ...] | None, per_channel: float) -> tuple[float, float]:
+        """The fractions of the gradient's variance, and of its position-shared part, that survive BN's
+        backward projection: out of each channel's N = batch x positions values it removes the mean and
+        the normalised input x̂ (2 of N directions for a gradient independent across the N values).
+
+        The position-shared part of the gradient (g_pos: below a global pooling, most of it) lies in the
+        B directions constant within each sample, which hold the mean: the mean removes 1/B of it, not
+        1/N (half of it at batch 2). x̂ puts the fraction c of its energy there: (B-1)/(N-1) by chance,
+        more when the input is itself position-shared; it takes c/B more of it. Without positions
+        (B = N) this is (N - 2)/N again.
+        """
+        batch = shape[0] if shape else 1
+        isotropic = (per_channel - 2) / per_channel
+        if batch >= per_channel or g <= 0:
+            return isotropic, isotropic
+        chance = (batch - 1) / (per_channel - 1)
+        within = x.within
+        excess = min(max(x.pos_shared - x.shared, 0.0) / within, 1.0) if within > 0 else 0.0
+        c = chance + (1 - chance) * excess
+        coherent = min(ctx.g_pos / g, 1.0)
+        kept_pos = max(batch - 1 - c, 0.0) / batch
+        return coherent * kept_pos + (1 - coherent) * isotropic, kept_pos
 
 
 class FeatureNormOp(Op):
@@ -377,7 +404,8 @@ class ActivationOp(Op):
         if found is None:
             return Backward(inputs={0: g})
         # δ·φ'(x): the position-shared part of δ is scaled by the mean slope, the rest by its second moment
-        return Backward(inputs={0: g * found.slope_sq}, shared_inputs={0: ctx.g_pos * found.slope_mean**2})
+        # the slope varies over the batch: δ·φ'(x) no longer sums to zero where δ did (below a BatchNorm)
+        return Backward(inputs={0: g * found.slope_sq}, shared_inputs={0: ctx.g_pos * found.slope_mean**2}, centered=False)
 
 
 class GluOp(Op):
@@ -395,7 +423,7 @@ class GluOp(Op):
         x = ctx.inputs[0] or Signal(q=0.0)
         gate = ctx.cache["gate"]
         # each input element sits in one half: average the value half's and the gate half's gradients
-        return Backward(inputs={0: g * (gate.second + x.q * gate.slope_sq) / 2})
+        return Backward(inputs={0: g * (gate.second + x.q * gate.slope_sq) / 2}, centered=False)
 
 
 class DropoutOp(Op):
@@ -421,7 +449,7 @@ class DropoutOp(Op):
     def backward(self, ctx: OpContext, g: float) -> Backward:
         p = self._p(ctx)
         # the mask averages out of the position-shared part: E[mask/(1-p)] = 1
-        return Backward(inputs={0: g / (1 - p) if p < 1 else 0.0}, shared_inputs={0: ctx.g_pos if p < 1 else 0.0})
+        return Backward(inputs={0: g / (1 - p) if p < 1 else 0.0}, shared_inputs={0: ctx.g_pos if p < 1 else 0.0}, centered=False)
 
 
 class PoolOp(Op):
@@ -447,8 +475,13 @@ class PoolOp(Op):
             if x.pre_activation is not None:
                 name, mean, q = x.pre_activation
                 fn = activation_function(name, {})
-            second = expected_max_square(int(round(window)), mean, max(q - mean * mean, 0.0), fn)
-            return clamp(Signal(q=second, mean=x.mean, shared=min(x.shared, second), pos_shared=min(x.pos_shared, second)))
+            first, second = expected_max_moments(int(round(window)), mean, max(q - mean * mean, 0.0), fn)
+            # The maximum of a window is biased upward: its mean is common to every sample and position
+            # of a unit, and the spread of the unit means (shared - mean²) shifts the maximum as it shifts
+            # each value (max(x + c) = max(x) + c). A BatchNorm after it removes that mean.
+            shared = first * first + max(x.shared - x.mean * x.mean, 0.0)
+            pos_shared = first * first + max(x.pos_shared - x.mean * x.mean, 0.0)
+            return clamp(Signal(q=second, mean=first, shared=shared, pos_shared=pos_shared, sign=x.sign))
         return clamp(Signal(q=x.pos_shared + x.within_positions / window, mean=x.mean, shared=x.shared, pos_shared=x.pos_shared))
 
     def backward(self, ctx: OpContext, g: float) -> Backward:
@@ -502,7 +535,13 @@ class IdentityOp(Op):
         if not signals:
             return Backward()
         index = signals[0][0]
-        return Backward(inputs={index: g * ratio(ctx.node.shape, ctx.input_shape(index))})
+        value = g * ratio(ctx.node.shape, ctx.input_shape(index))
+        shape_in, shape_out = ctx.input_shape(index), ctx.node.shape
+        if shape_in and shape_out and len(shape_out) == 2 < len(shape_in) and numel(shape_out) == numel(shape_in):
+            # A flatten to (batch, features) makes each position its own feature, read by its own weights
+            # downstream: the gradient one sample sends to its positions has no part common to them.
+            return Backward(inputs={index: value}, shared_inputs={index: 0.0})
+        return Backward(inputs={index: value})
 
 
 class OpaqueOp(IdentityOp):
