@@ -537,7 +537,8 @@ class IdentityOp(Op):
         index = signals[0][0]
         value = g * ratio(ctx.node.shape, ctx.input_shape(index))
         shape_in, shape_out = ctx.input_shape(index), ctx.node.shape
-        if shape_in and shape_out and len(shape_out) == 2 < len(shape_in) and numel(shape_out) == numel(shape_in):
+        flattened = shape_in and shape_out and len(shape_out) == 2 < len(shape_in) and numel(shape_out) == numel(shape_in)
+        if flattened and numel(shape_in[2:]) > 1:  # (B, C, 1, 1) after a global pool has one position: nothing to lose
             # A flatten to (batch, features) makes each position its own feature, read by its own weights
             # downstream: the gradient one sample sends to its positions has no part common to them.
             return Backward(inputs={index: value}, shared_inputs={index: 0.0})
