@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from gradlint.estimate import Estimates
-from gradlint.types import LayerNode, ModelGraph, ParamStats
+from gradlint.types import LayerNode, ModelGraph, ParamStats, Severity
 
 _NONLINEARITY = {"relu": "relu", "relu6": "relu", "leaky_relu": "leaky_relu", "tanh": "tanh", "sigmoid": "sigmoid", "selu": "selu"}
 
@@ -81,3 +81,20 @@ def _parameter_behind(by_name: dict[str, LayerNode], name: str) -> str | None:
             return None
         node = by_name.get(node.inputs[0])
     return node.target if node is not None else None
+
+
+def gain_severity(severe: bool, estimates: Estimates) -> Severity:
+    """ERROR for a severe predicted gain on an estimate every op had a rule for; WARNING otherwise.
+
+    Where a generic rule stood in (an op without a rule, a class-token readout), the end-to-end
+    number can be off by orders of magnitude: the finding stands, but not as an error.
+    """
+    return Severity.ERROR if severe and not estimates.uncertain else Severity.WARNING
+
+
+def uncertainty_note(estimates: Estimates) -> str:
+    if not estimates.uncertain:
+        return ""
+    node, reason = estimates.uncertain[0]
+    more = f" and {len(estimates.uncertain) - 1} more" if len(estimates.uncertain) > 1 else ""
+    return f" (uncertain: {node} {reason}{more})"

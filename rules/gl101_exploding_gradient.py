@@ -35,7 +35,7 @@ from typing import Any
 from gradlint.estimate import Estimates, estimate
 from gradlint.rules._whatif import with_critical_init
 from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._gradients import contributing_layers, init_fix_code
+from gradlint.rules._gradients import contributing_layers, gain_severity, init_fix_code, uncertainty_note
 from gradlint.types import Severity, frozen_mapping
 
 CODE = "GL101"
@@ -67,11 +67,11 @@ def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
     yield Hit(
         message=(
             f"gradients are predicted to explode: gradient RMS up to 10^{found.max_value:.1f} at `{found.max_weight}`"
-            f"{growth}; largest backward gains at {', '.join(layers) or 'no single layer'}"
+            f"{growth}; largest backward gains at {', '.join(layers) or 'no single layer'}{uncertainty_note(estimates)}"
         ),
         module=worst.module,
         fix=fix,
-        severity=Severity.ERROR if severe else Severity.WARNING,
+        severity=gain_severity(severe, estimates),
         evidence=frozen_mapping(_evidence(found, layers, after)),
     )
 

@@ -40,7 +40,7 @@ from collections.abc import Iterator
 
 from gradlint.estimate import Estimates, estimate
 from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._gradients import contributing_layers, init_fix_code, small_gates
+from gradlint.rules._gradients import contributing_layers, gain_severity, init_fix_code, uncertainty_note, small_gates
 from gradlint.rules._whatif import with_critical_init, with_params
 from gradlint.types import Severity, frozen_mapping
 
@@ -77,11 +77,11 @@ def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
     yield Hit(
         message=(
             f"gradients are predicted to vanish: gradient RMS down to 10^{found.min_value:.1f} at `{found.min_weight}`"
-            f"{shrink}; smallest backward gains at {', '.join(layers) or 'no single layer'}"
+            f"{shrink}; smallest backward gains at {', '.join(layers) or 'no single layer'}{uncertainty_note(estimates)}"
         ),
         module=worst.module,
         fix=fix,
-        severity=Severity.ERROR if severe else Severity.WARNING,
+        severity=gain_severity(severe, estimates),
         evidence=frozen_mapping(
             {
                 "pred_min_log10_grad_rms": found.min_value,

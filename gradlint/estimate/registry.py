@@ -217,6 +217,11 @@ def _function_op(node: LayerNode, graph: ModelGraph) -> Op:
         return _functional_conv(node, graph)
     if name in _FUNCTION_RULES:
         return _FUNCTION_RULES[name]()
+    if name in ("getitem", "__getitem__", "select") and _reads_one_position(node, graph):
+        return OpaqueOp(
+            "reads one position of a token sequence (a class token): the estimate keeps one scale per tensor, "
+            "and this position's scale and gradient can differ from the average by orders of magnitude"
+        )
     if name in _PASS_THROUGH:
         return IdentityOp()
     if name in _CONSTRUCTORS:
@@ -230,6 +235,30 @@ def _functional_linear(node: LayerNode, graph: ModelGraph) -> Op:
     weight = params[0] if params else None
     bias = params[1] if len(params) > 1 else None
     return LinearOp(weight, bias)
+
+
+def _reads_one_position(node: LayerNode, graph: ModelGraph) -> bool:
+    """``x[:, 0]`` or ``x[:, 0:1]`` on a (B, T, D) sequence: a head or a fusion reading the class token."""
+    if not node.inputs or node.shape is None:
+        return False
+    source = graph.node(node.inputs[0]).shape
+    if source is None or len(source) != 3 or source[1] <= 1:
+        return False
+    batch, _, width = source
+    return tuple(node.shape) in ((batch, width), (batch, 1, width)) and _prepends_learned_token(graph)
+
+
+def _prepends_learned_token(graph: ModelGraph) -> bool:
+    """A parameter (a class or distillation token, expanded over the batch) is concatenated to a sequence.
+
+    Only then is one position's scale its own: a loop reading ``x[:, t]`` step by step reads positions alike.
+    """
+    for node in graph.nodes:
+        if node.op != "call_function" or node.target not in ("cat", "concat") or node.attrs.get("dim") not in (1, -2):
+            continue
+        if any(parameter_behind(graph, source) is not None for source in node.inputs):
+            return True
+    return False
 
 
 def _functional_conv(node: LayerNode, graph: ModelGraph) -> Op:
