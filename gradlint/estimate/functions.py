@@ -176,6 +176,84 @@ class MatmulOp(Op):
         return result
 
 
+class EinsumOp(Op):
+    """``torch.einsum`` of two operands: each output entry sums K products, K over the contracted letters
+    (relative-position terms ``byhwc,hkc->byhwk``, attention written ``bhid,bhjd->bhij``)."""
+
+    def _plan(self, ctx: OpContext) -> tuple[int, tuple[float, float]] | None:
+        equation = next((v for v in ctx.attrs.get("layout", ()) if isinstance(v, str) and "->" in v), None)
+        if equation is None or "..." in equation or len(ctx.inputs) < 2:
+            return None
+        inputs, output = equation.replace(" ", "").split("->")
+        terms = inputs.split(",")
+        if len(terms) != 2:
+            return None
+        sizes: dict[str, int] = {}
+        for index, term in enumerate(terms):
+            shape = ctx.input_shape(index)
+            if shape is None or len(shape) != len(term):
+                return None
+            sizes.update(zip(term, shape))
+        contracted = math.prod(sizes[letter] for letter in set(inputs.replace(",", "")) - set(output))
+        # how many products each entry of an operand takes part in, over the whole output
+        uses = tuple(numel(ctx.node.shape) * contracted / max(numel(ctx.input_shape(i)), 1) for i in (0, 1))
+        return contracted, (uses[0], uses[1])
+
+    def forward(self, ctx: OpContext) -> Signal:
+        plan = self._plan(ctx)
+        a, b = ctx.inputs[0] or Signal(q=0.0), ctx.inputs[1] or Signal(q=0.0)
+        if plan is None:
+            self.uncertain = "einsum beyond two operands with explicit indices: assumed gain 1"
+            return a
+        k, _ = plan
+        cross = k * max(k - 1, 0) * a.mean * a.mean * b.mean * b.mean
+        return clamp(
+            Signal(
+                q=k * a.q * b.q + cross,
+                mean=k * a.mean * b.mean,
+                shared=k * a.shared * b.shared + cross,
+                pos_shared=k * a.pos_shared * b.pos_shared + cross,
+            )
+        )
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        plan = self._plan(ctx)
+        if plan is None:
+            return Backward(inputs={0: g})
+        _, (uses_a, uses_b) = plan
+        a, b = ctx.inputs[0] or Signal(q=0.0), ctx.inputs[1] or Signal(q=0.0)
+        return Backward(inputs={0: uses_a * g * b.q, 1: uses_b * g * a.q})
+
+
+class CopyOp(Op):
+    """``dest.copy_(src)`` (and ``dest[...] = src``): the source overwrites the destination where it lands."""
+
+    def _fraction(self, ctx: OpContext) -> float:
+        return min(numel(ctx.input_shape(1)) / max(numel(ctx.node.shape), 1), 1.0)
+
+    def forward(self, ctx: OpContext) -> Signal:
+        dest = ctx.inputs[0] or Signal(q=0.0)
+        source = ctx.inputs[1] if len(ctx.inputs) > 1 and ctx.inputs[1] is not None else None
+        if source is None:
+            return dest
+        f = self._fraction(ctx)
+        if f >= 1.0:
+            return source
+        mix = lambda a, b: (1 - f) * a + f * b  # noqa: E731 - the two tensors' values by the share each holds
+        return clamp(
+            Signal(
+                q=mix(dest.q, source.q),
+                mean=mix(dest.mean, source.mean),
+                shared=mix(dest.shared, source.shared),
+                pos_shared=mix(dest.pos_shared, source.pos_shared),
+            )
+        )
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        f = self._fraction(ctx)
+        return Backward(inputs={0: g * (1 - f), 1: g})
+
+
 class ReduceOp(Op):
     """``mean``/``sum`` over dimensions: many elements averaged become nearly constant per sample."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from torch import nn
@@ -42,12 +42,41 @@ _PASS_THROUGH = frozenset({"dropout", "reshape"})
 _SAFE_NAME = re.compile(r"[^0-9A-Za-z_.]")
 
 
+def _follow_in_place(raw: Sequence[RawOp]) -> list[RawOp]:
+    """Later uses of a tensor that an in-place op changed read the changed value.
+
+    fx records ``logits.copy_(logits + bias)`` or ``x.mul_(gamma)`` as a node, but code that goes on
+    using ``logits`` or ``x`` names the value from before it: the in-place op would look like a dead
+    end and its inputs would get no gradient. (``torch.export`` functionalises, so its graphs already
+    read the new value.)
+    """
+    latest: dict[str, str] = {}  # a value's name -> the in-place op that last changed it
+    rewritten: list[RawOp] = []
+    for op in raw:
+        inputs = tuple(latest.get(name, name) for name in op.inputs)
+        if inputs != op.inputs:
+            op = replace(op, inputs=inputs)
+        rewritten.append(op)
+        if op.op == "call_function" and op.inputs and _is_in_place(op.target):
+            changed = op.inputs[0]
+            for name, version in list(latest.items()):
+                if version == changed:
+                    latest[name] = op.name
+            latest[changed] = op.name
+    return rewritten
+
+
+def _is_in_place(target: str) -> bool:
+    return target.endswith("_") and not target.startswith("_")
+
+
 def build_nodes(
     raw: Sequence[RawOp],
     model: nn.Module,
     construction_sites: Mapping[str, SourceLocation],
 ) -> tuple[LayerNode, ...]:
     modules = dict(model.named_modules())
+    raw = _follow_in_place(raw)
     consumers: dict[str, list[int]] = {op.name: [] for op in raw}
     for index, op in enumerate(raw):
         for source in op.inputs:
