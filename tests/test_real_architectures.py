@@ -11,7 +11,7 @@ weight by weight; a last one prints the table and checks the median over the gro
 Inputs are small (2x3x64x64) where the architecture allows any size; models built for one size
 (ViTs, Swin, MViTv2, LeViT ...) get their own default input, as ``gradlint timm:NAME`` would.
 
-The architecture group is marked ``zoo`` (off by default: ``pytest -m zoo``); the zoo-loading
+The architecture group is marked ``zoo`` (off by default: ``pytest -m zoo``; ``.ci/run`` runs it); the zoo-loading
 tests before it are only ``real``.
 """
 
@@ -94,7 +94,15 @@ ARCHITECTURES = (
     Arch("timm:resnet18d", "fx", SMALL),
     Arch("timm:vit_tiny_patch16_224", "fx", known_off=CLASS_TOKEN),
     # its heads' BatchNorm1d standardises a batch of 2 to exactly ±1, passing no gradient: batch 8
-    Arch("timm:levit_128s", "fx", (8, 3, 224, 224)),
+    Arch(
+        "timm:levit_128s",
+        "fx",
+        (8, 3, 224, 224),
+        known_off=(
+            "every layer is Linear + BatchNorm1d over batch x tokens flattened, and the attention downsampling "
+            "subsamples its queries: below the head the estimate is 10^-0.8 low throughout, not yet explained"
+        ),
+    ),
     Arch("timm:poolformer_s12", "fx", SMALL),
     Arch("timm:mixer_s16_224", "fx"),
     Arch("timm:swin_tiny_patch4_window7_224", "fx"),
