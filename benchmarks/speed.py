@@ -15,7 +15,7 @@ random weights, nothing downloaded):
   weightwatcher is installed (else the column says so).
 
 Then a Llama-70B-shaped config (80 layers, hidden 8192, intermediate 28672, 64 heads, 8 KV heads)
-linted in meta mode in a fresh subprocess, with its wall time and peak RSS (``ru_maxrss``), and
+linted in meta mode in a fresh subprocess, with its wall time and peak RSS (``VmHWM``), and
 the cost of lint against parameter count for GPT-2 small, medium and large (meta mode: the
 parameters would not all fit in real memory here). Every number is measured in this run.
 """
