@@ -15,35 +15,7 @@ from gradlint.cli import cli, main
 from gradlint.report import load_schema
 
 from .conftest import EXAMPLES, ROOT
-
-NAN_MODEL = """
-    import torch
-    from torch import nn
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc1 = nn.Linear(16, 32)
-            self.fc2 = nn.Linear(32, 4)
-            with torch.no_grad():
-                self.fc2.weight[0, 0] = float("nan")
-
-        def forward(self, x):
-            return self.fc2(torch.relu(self.fc1(x)))
-"""
-
-CLEAN_MODEL = """
-    import torch
-    from torch import nn
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc = nn.Linear(16, 4)
-
-        def forward(self, x):
-            return self.fc(x)
-"""
+from .fakes import CLEAN_MODEL, NAN_MODEL
 
 
 def run(*args: str) -> tuple[int, str, str]:
