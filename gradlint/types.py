@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -264,10 +265,12 @@ class ModelGraph:
     init calls, random-matrix spectral norms); None when it has real weights."""
 
     def node(self, name: str) -> LayerNode:
-        for node in self.nodes:
-            if node.name == name:
-                return node
-        raise KeyError(name)
+        return self._nodes_by_name[name]
+
+    @cached_property
+    def _nodes_by_name(self) -> dict[str, LayerNode]:
+        # the estimator and the rules look nodes up by name while walking the graph: one index, not a scan each
+        return {node.name: node for node in self.nodes}
 
     def layer_nodes(self) -> tuple[LayerNode, ...]:
         """Module calls, the rows of the layer table."""

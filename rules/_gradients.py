@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 from gradlint.estimate import Estimates
-from gradlint.types import LayerNode, ModelGraph, ParamStats, Severity
+from gradlint.estimate.context import parameter_behind
+from gradlint.types import ModelGraph, ParamStats, Severity
 
 _NONLINEARITY = {"relu": "relu", "relu6": "relu", "leaky_relu": "leaky_relu", "tanh": "tanh", "sigmoid": "sigmoid", "selu": "selu"}
 
@@ -59,28 +60,18 @@ def small_gates(graph: ModelGraph) -> dict[str, ParamStats]:
     behind it get gradients that are small by the gate's factor, by design: the gate's own gradient
     does not depend on it, so it grows in the first steps and lets the branch in.
     """
-    by_name = {n.name: n for n in graph.nodes}
     gates: dict[str, ParamStats] = {}
     for node in graph.nodes:
         if node.op not in ("call_function", "call_method") or node.target not in _MULTIPLY:
             continue
         for source in node.inputs:
-            name = _parameter_behind(by_name, source)
+            name = parameter_behind(graph, source)
             stats = graph.params.get(name) if name is not None else None
             if stats is None or sum(1 for size in stats.shape if size > 1) > 1:
                 continue
             if 0.0 < stats.mean_sq <= SMALL_GATE_RMS**2:
                 gates[stats.name] = stats
     return gates
-
-
-def _parameter_behind(by_name: dict[str, LayerNode], name: str) -> str | None:
-    node = by_name.get(name)
-    while node is not None and node.op != "get_attr":
-        if node.role != "reshape" or not node.inputs:
-            return None
-        node = by_name.get(node.inputs[0])
-    return node.target if node is not None else None
 
 
 def gain_severity(severe: bool, estimates: Estimates) -> Severity:
