@@ -23,6 +23,7 @@ from torch import nn
 
 from gradlint.api import lint
 from gradlint.report.paths import display_path
+from gradlint.report.rows import probe_outcome
 from gradlint.types import Finding, Report, Severity
 
 SEVERITIES = tuple(s.value for s in Severity)
@@ -41,8 +42,7 @@ def concise_line(finding: Finding) -> str:
     """``path:line:col: CODE [severity] module: message`` as the concise text format writes it."""
     where = f"{display_path(finding.location.path)}:{finding.location.line}:{finding.location.col}: " if finding.location else ""
     module = f"{finding.module}: " if finding.module else ""
-    probe = "" if finding.confirmed is None else f" (probe: {'confirmed' if finding.confirmed else 'refuted'})"
-    return f"{where}{finding.code} [{finding.severity.value}] {module}{finding.message}{probe}"
+    return f"{where}{finding.code} [{finding.severity.value}] {module}{finding.message}{probe_outcome(finding)}"
 
 
 def assert_no_gradient_risk(

@@ -16,6 +16,7 @@ from __future__ import annotations
 from gradlint.baseline import finding_file
 from gradlint.load.targets import parse_target
 from gradlint.report.repo import repo_relative, repo_root
+from gradlint.report.rows import probe_outcome
 from gradlint.types import Finding, ModelGraph, Report, Severity, TargetError
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
@@ -50,8 +51,7 @@ def _finding(finding: Finding, graph: ModelGraph, root: str) -> str:
     line, col = (finding.location.line, finding.location.col) if finding.location is not None else (1, 1)
     message = f"{shown}:{line}:{col}: {finding.code} [{finding.severity.value}] "
     message += f"{finding.module}: {finding.message}" if finding.module else finding.message
-    if finding.confirmed is not None:
-        message += f" (probe: {'confirmed' if finding.confirmed else 'refuted'})"
+    message += probe_outcome(finding)
     if finding.fix is not None:
         message += f"\nfix: {finding.fix.description}"
         if finding.fix.code:

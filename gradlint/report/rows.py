@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from gradlint.types import LayerNode, ModelGraph, Report, Severity, WeightInfo
+from gradlint.types import Finding, LayerNode, ModelGraph, Report, Severity, WeightInfo
 
 #: Severities in the order summaries list them, most severe first.
 SEVERITY_ORDER = (Severity.ERROR, Severity.WARNING, Severity.INFO)
@@ -72,3 +72,10 @@ def tally(report: Report) -> Tally:
 def one_line(text: str) -> str:
     """The first non-blank line of ``text``, stripped: how a multi-line error message is shown."""
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def probe_outcome(finding: Finding) -> str:
+    """`` (probe: confirmed)`` / `` (probe: refuted)`` after a finding's message; empty when no probe judged it."""
+    if finding.confirmed is None:
+        return ""
+    return f" (probe: {'confirmed' if finding.confirmed else 'refuted'})"

@@ -28,6 +28,7 @@ from gradlint.errors import ISSUE_URL
 from gradlint.load.targets import parse_target
 from gradlint.report.json_format import json_value
 from gradlint.report.repo import repo_relative, repo_root
+from gradlint.report.rows import probe_outcome
 from gradlint.types import Finding, ModelGraph, Report, Severity, TargetError
 
 if TYPE_CHECKING:
@@ -169,8 +170,7 @@ def _result(
 
 def _message(finding: Finding) -> str:
     text = f"{finding.module}: {finding.message}" if finding.module else finding.message
-    if finding.confirmed is not None:
-        text += f" (probe: {'confirmed' if finding.confirmed else 'refuted'})"
+    text += probe_outcome(finding)
     if finding.fix is not None:
         text += f"\n\nFix: {finding.fix.description}"
         if finding.fix.code:

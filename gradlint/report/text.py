@@ -46,7 +46,7 @@ from rich.text import Text
 from gradlint.load.meta import META_NOTE
 from gradlint.report.paths import display_path
 from gradlint.report.profile import profile_lines
-from gradlint.report.rows import SEVERITY_ORDER, LayerRow, Tally, layer_rows, one_line, tally
+from gradlint.report.rows import SEVERITY_ORDER, LayerRow, Tally, layer_rows, one_line, probe_outcome, tally
 from gradlint.suppress import read_source
 from gradlint.types import Finding, ModelGraph, ModelReport, Report, Severity, SourceLocation
 
@@ -137,8 +137,7 @@ class TextReporter:
             f"{finding.module}: " if finding.module else "",
             finding.message,
         )
-        if finding.confirmed is not None:
-            text.append(f" (probe: {'confirmed' if finding.confirmed else 'refuted'})", self._style("dim"))
+        text.append(probe_outcome(finding), self._style("dim"))
         self._line(self.out, text)
         if self.show_source:
             for line in source_excerpt(location, finding.code):
