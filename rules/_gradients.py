@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from gradlint.estimate import Estimates
 from gradlint.estimate.context import parameter_behind
 from gradlint.types import ModelGraph, ParamStats, Severity
+from gradlint.verdict import Verdict
 
 _NONLINEARITY = {"relu": "relu", "relu6": "relu", "leaky_relu": "leaky_relu", "tanh": "tanh", "sigmoid": "sigmoid", "selu": "selu"}
 
@@ -89,3 +91,16 @@ def uncertainty_note(estimates: Estimates) -> str:
     node, reason = estimates.uncertain[0]
     more = f" and {len(estimates.uncertain) - 1} more" if len(estimates.uncertain) > 1 else ""
     return f" (uncertain: {node} {reason}{more})"
+
+
+def verdict_evidence(found: Verdict, layers: list[str], after: Verdict, extreme: str) -> dict[str, Any]:
+    """GL101's and GL102's evidence: the predicted ``extreme`` (``max`` or ``min``) and span, the layers
+    that drive them, and the same numbers re-estimated under the critical init (``after_fix``)."""
+    return {
+        f"pred_{extreme}_log10_grad_rms": getattr(found, f"{extreme}_value"),
+        "pred_span_log10": found.span,
+        "first_weight": found.first_weight,
+        "last_weight": found.last_weight,
+        "layers": layers,
+        "after_fix": {"verdict": after.verdict, f"{extreme}_log10_grad_rms": getattr(after, f"{extreme}_value"), "span_log10": after.span},
+    }

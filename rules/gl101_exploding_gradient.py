@@ -30,12 +30,11 @@ torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from gradlint.estimate import Estimates, estimate
 from gradlint.rules._whatif import with_critical_init
 from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._gradients import contributing_layers, gain_severity, init_fix_code, uncertainty_note
+from gradlint.rules._gradients import contributing_layers, gain_severity, init_fix_code, uncertainty_note, verdict_evidence
 from gradlint.types import Severity, frozen_mapping
 
 CODE = "GL101"
@@ -72,19 +71,8 @@ def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
         module=worst.module,
         fix=fix,
         severity=gain_severity(severe, estimates),
-        evidence=frozen_mapping(_evidence(found, layers, after)),
+        evidence=frozen_mapping(verdict_evidence(found, layers, after, "max")),
     )
-
-
-def _evidence(found: Any, layers: list[str], after: Any) -> dict[str, Any]:
-    return {
-        "pred_max_log10_grad_rms": found.max_value,
-        "pred_span_log10": found.span,
-        "first_weight": found.first_weight,
-        "last_weight": found.last_weight,
-        "layers": layers,
-        "after_fix": {"verdict": after.verdict, "max_log10_grad_rms": after.max_value, "span_log10": after.span},
-    }
 
 
 VALID = [

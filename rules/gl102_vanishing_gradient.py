@@ -40,7 +40,7 @@ from collections.abc import Iterator
 
 from gradlint.estimate import Estimates, estimate
 from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._gradients import contributing_layers, gain_severity, init_fix_code, uncertainty_note, small_gates
+from gradlint.rules._gradients import contributing_layers, gain_severity, init_fix_code, small_gates, uncertainty_note, verdict_evidence
 from gradlint.rules._whatif import with_critical_init, with_params
 from gradlint.types import Severity, frozen_mapping
 
@@ -82,16 +82,7 @@ def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
         module=worst.module,
         fix=fix,
         severity=gain_severity(severe, estimates),
-        evidence=frozen_mapping(
-            {
-                "pred_min_log10_grad_rms": found.min_value,
-                "pred_span_log10": found.span,
-                "first_weight": found.first_weight,
-                "last_weight": found.last_weight,
-                "layers": layers,
-                "after_fix": {"verdict": after.verdict, "min_log10_grad_rms": after.min_value, "span_log10": after.span},
-            }
-        ),
+        evidence=frozen_mapping(verdict_evidence(found, layers, after, "min")),
     )
 
 
