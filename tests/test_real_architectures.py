@@ -80,15 +80,15 @@ ARCHITECTURES = (
     Arch("torchvision:shufflenet_v2_x0_5", "fx", SMALL),
     Arch("torchvision:regnet_y_400mf", "fx", SMALL),
     Arch("torchvision:convnext_tiny", "fx", SMALL),
-    Arch("torchvision:swin_t", "export", SMALL),
+    Arch("torchvision:swin_t", "hooks", SMALL),
     Arch("torchvision:googlenet", "fx", SMALL),
     Arch("torchvision:vit_b_16", "fx"),
     # timm: the five of issue #7 (nfnet traces with plain fx; the other four and nest do not), then a spread
     Arch("timm:crossvit_tiny_240", "fx-timm", known_off=CLASS_TOKEN),
     Arch("timm:nfnet_l0", "fx", SMALL),
-    Arch("timm:mobilevit_xxs", "export", SMALL, known_off=BATCH_MEAN),
-    Arch("timm:twins_svt_small", "export", SMALL),
-    Arch("timm:mvitv2_tiny", "export"),
+    Arch("timm:mobilevit_xxs", "hooks", SMALL, known_off=BATCH_MEAN),
+    Arch("timm:twins_svt_small", "hooks", SMALL),
+    Arch("timm:mvitv2_tiny", "hooks"),
     Arch("timm:nest_tiny", "fx-timm"),
     Arch("timm:convnext_atto", "fx", SMALL),
     Arch("timm:resnet18d", "fx", SMALL),
@@ -108,11 +108,11 @@ ARCHITECTURES = (
     Arch("timm:swin_tiny_patch4_window7_224", "fx"),
     Arch("timm:ghostnet_100", "fx", SMALL),
     # transformers, from config.json files written below
-    Arch("hf:gpt2", "export"),
-    Arch("hf:bert", "export"),
-    Arch("hf:t5", "export"),
-    Arch("hf:llama", "export"),
-    Arch("hf:mamba", "export"),
+    Arch("hf:gpt2", "hooks"),
+    Arch("hf:bert", "hooks"),
+    Arch("hf:t5", "hooks"),
+    Arch("hf:llama", "hooks"),
+    Arch("hf:mamba", "hooks"),
 )
 
 #: model type -> (config arguments, model class). Small where the default config is slow on a CPU.
@@ -252,7 +252,7 @@ def test_hf_inputs_and_construction_records(hf_dir: Path) -> None:
     pytest.importorskip("transformers")
     from gradlint.load import load_target, parse_target
 
-    (t5,) = load_target(parse_target(_target(Arch("hf:t5", "export"), hf_dir)))
+    (t5,) = load_target(parse_target(_target(Arch("hf:t5", "hooks"), hf_dir)))
     assert t5.name == "T5ForConditionalGeneration"
     assert [(s.shape, s.dtype) for s in t5.inputs] == [((2, 32), "int64")] * 3  # input_ids, attention_mask, decoder_input_ids
     assert int(t5.example_inputs[0].max()) < t5.model.config.vocab_size
@@ -262,7 +262,7 @@ def test_hf_inputs_and_construction_records(hf_dir: Path) -> None:
     assert t5.init_records["encoder.block.0.layer.0.SelfAttention.q.weight"][-1].name == "normal_"
 
     # --input-shape gives the token ids' shape (the decoder's second), integers whatever --input-dtype says
-    (short,) = load_target(parse_target(_target(Arch("hf:t5", "export"), hf_dir)), input_shapes=((1, 8), (1, 4)))
+    (short,) = load_target(parse_target(_target(Arch("hf:t5", "hooks"), hf_dir)), input_shapes=((1, 8), (1, 4)))
     assert [tuple(x.shape) for x in short.example_inputs] == [(1, 8), (1, 8), (1, 4)]
     assert all(x.dtype == torch.int64 for x in short.example_inputs)
 
@@ -271,7 +271,7 @@ def test_hf_class_after_the_config(hf_dir: Path) -> None:
     pytest.importorskip("transformers")
     from gradlint.load import load_target, parse_target
 
-    target = _target(Arch("hf:bert", "export"), hf_dir)
+    target = _target(Arch("hf:bert", "hooks"), hf_dir)
     (bare,) = load_target(parse_target(f"{target}:BertModel"))
     assert bare.name == "BertModel" and bare.target == f"{target}:BertModel"
 

@@ -29,7 +29,7 @@ def test_gpt2_default_config_traced_by_fallback(model_file) -> None:
     assert not report.errors, report.errors
     (model,) = report.models
     graph = model.graph
-    assert graph.trace.method == "export"
+    assert graph.trace.method == "hooks"
     assert [a.method for a in graph.trace.failed] == ["fx"]
 
     from torch import nn

@@ -158,6 +158,13 @@ def _is_causal_mask(ctx: OpContext, index: int) -> bool:
     return node is not None and signal is not None and signal.constant
 
 
+def _query_heads_per_kv_head(q_shape: tuple[int, ...] | None, k_shape: tuple[int, ...] | None) -> int:
+    if not q_shape or not k_shape or len(q_shape) < 3 or len(k_shape) < 3:
+        return 1
+    q_heads, kv_heads = q_shape[-3], k_shape[-3]
+    return q_heads // kv_heads if 0 < kv_heads < q_heads and q_heads % kv_heads == 0 else 1
+
+
 class SdpaOp(Op):
     """``F.scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal, scale)``."""
 
@@ -180,6 +187,10 @@ class SdpaOp(Op):
     def backward(self, ctx: OpContext, g: float) -> Backward:
         q_sig, k_sig, v_sig, shape, scale, _ = self._setup(ctx)
         g_q, g_k, g_v, g_v_pos = attend_backward(q_sig, k_sig, v_sig, shape, scale, ctx.cache, g, ctx.g_pos)
+        # grouped-query attention (``enable_gqa``): each K/V head serves a group of query heads, whose
+        # independent gradients add up on it (an fx or export graph shows this as an expand before the call)
+        group = _query_heads_per_kv_head(ctx.input_shape(0), ctx.input_shape(1))
+        g_k, g_v, g_v_pos = group * g_k, group * g_v, group * g_v_pos
         result = Backward()
         for index, value in ((0, g_q), (1, g_k), (2, g_v)):
             result.inputs[index] = result.inputs.get(index, 0.0) + value

@@ -226,7 +226,10 @@ class EinsumOp(Op):
 
 
 class CopyOp(Op):
-    """``dest.copy_(src)`` (and ``dest[...] = src``): the source overwrites the destination where it lands."""
+    """``dest.copy_(src)`` and ``dest[index] = src``: the source overwrites the destination where it lands.
+
+    Inputs: the destination, then the source (none when a constant is filled in).
+    """
 
     def _fraction(self, ctx: OpContext) -> float:
         return min(numel(ctx.input_shape(1)) / max(numel(ctx.node.shape), 1), 1.0)
@@ -250,6 +253,8 @@ class CopyOp(Op):
         )
 
     def backward(self, ctx: OpContext, g: float) -> Backward:
+        if len(ctx.inputs) < 2:
+            return Backward(inputs={0: g})  # a constant filled in (``x[mask] = 0``): no share is known
         f = self._fraction(ctx)
         return Backward(inputs={0: g * (1 - f), 1: g})
 

@@ -59,6 +59,7 @@ _FUNCTION_RULES = {
     "matmul": lambda: MatmulOp(),
     "einsum": lambda: EinsumOp(),
     "copy_": lambda: CopyOp(),
+    "setitem": lambda: CopyOp(),
     "__matmul__": lambda: MatmulOp(),
     "bmm": lambda: MatmulOp(),
     "mm": lambda: MatmulOp(),

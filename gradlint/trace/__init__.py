@@ -7,13 +7,12 @@ earlier ones did not:
    a graph where a wrapped function (``torch.fx.wrap``) takes weights is refused, as it would
    hide their layers; ``fx-timm``: the same with the functions timm registers as untraceable
    autowrapped, for timm models only (skipped for others, see ``timm_trace``);
-2. ``export``: ``torch.export`` non-strict, for Python fx cannot follow (Hugging Face models);
-3. ``hooks``: one real forward on a private copy, watched by module hooks and a
-   ``TorchFunctionMode``; follows data-dependent control flow.
-
-On the meta device the order is fx, fx-timm, hooks, export: a forward on meta tensors computes
-nothing, so the hooks take a fraction of export's time (GPT-2: 0.5 s against 4 s, the same
-predictions), which is what makes an 80-layer model quick to lint.
+2. ``hooks``: one forward on a private copy, watched by module hooks and a ``TorchFunctionMode``;
+   follows any Python, data-dependent control flow included (the branch the example inputs take);
+3. ``export``: ``torch.export`` non-strict. Hooks come first because they cost one forward where
+   export costs seconds of fake-tensor tracing (GPT-2: 0.3 s against 2.5 s, the same predictions
+   on the architecture group); export is the fallback when the hooks never saw a parameter read
+   (a weight reached through ``.data``), and is kept only if it sees more of them.
 
 The user's model is never changed: tracing works on copies that share its
 parameters but own their buffers (see ``copies``).
@@ -42,11 +41,9 @@ Tracer = Callable[[nn.Module, Sequence[Any]], list[RawOp]]
 METHODS: tuple[tuple[str, Tracer], ...] = (
     ("fx", trace_fx),
     ("fx-timm", trace_fx_timm),
-    ("export", trace_export),
     ("hooks", trace_hooks),
+    ("export", trace_export),
 )
-META_METHODS = tuple(sorted(METHODS, key=lambda method: method[0] == "export"))
-"""``METHODS`` with export last: the order for a model on the meta device."""
 
 
 def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None) -> ModelGraph:
@@ -54,23 +51,35 @@ def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None) -> Mo
     failed: list[TraceAttempt] = []
     raw: list[RawOp] | None = None
     used = ""
-    on_meta = is_meta(loaded.model)
-    for name, tracer in META_METHODS if on_meta else METHODS:
-        if methods is not None and name not in methods:
-            continue
+    chosen = [(name, tracer) for name, tracer in METHODS if methods is None or name in methods]
+    held: tuple[str, list[RawOp], int] | None = None
+    """A graph that missed parameters while a later method remained: (method, ops, parameters missed)."""
+    for position, (name, tracer) in enumerate(chosen):
         try:
-            raw = tracer(loaded.model, loaded.example_inputs)
-            used = name
-            break
+            attempt = tracer(loaded.model, loaded.example_inputs)
         except ForwardFailure as failure:
             raise InputError(_inputs_do_not_fit(loaded, failure)) from failure
         except NotApplicable:
             continue
         except Exception as exc:  # a tracer may fail in any way on arbitrary user code
             failed.append(TraceAttempt(name, _one_line(exc)))
+            continue
+        missed = unread_parameters(attempt, loaded.model) if name == "hooks" else []
+        if missed and position + 1 < len(chosen):
+            held = (name, attempt, len(missed))
+            failed.append(TraceAttempt(name, _missed_line(missed)))
+            continue
+        if held is not None and len(unread_parameters(attempt, loaded.model)) >= held[2]:
+            break  # the later method saw no more of them: keep the held graph
+        raw, used = attempt, name
+        break
+    if raw is None and held is not None:
+        used, raw, _ = held
+        failed = [a for a in failed if a.method != used]
     if raw is None:
         reasons = "; ".join(f"{a.method}: {a.error}" for a in failed)
         raise TraceError(f"{loaded.target}: could not trace the model ({reasons})")
+    on_meta = is_meta(loaded.model)
 
     model = loaded.model
     nodes = build_nodes(raw, model, loaded.construction_sites)
@@ -83,7 +92,7 @@ def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None) -> Mo
         inputs=loaded.inputs,
         nodes=nodes,
         weights=collect_weights(model, nodes, loaded.init_records, params),
-        tensors=tensor_health(model),
+        tensors=tensor_health(model, params),
         params=frozen_mapping(params),
         module_types=frozen_mapping({path: type(m).__name__ for path, m in model.named_modules()}),
         module_locations=frozen_mapping(
@@ -93,6 +102,34 @@ def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None) -> Mo
         training=model.training,
         meta=loaded.meta or ("its weights are on the meta device" if on_meta else None),
     )
+
+
+def unread_parameters(raw: Sequence[RawOp], model: nn.Module) -> list[str]:
+    """Trainable parameters the graph never reads: neither a ``get_attr`` nor inside a called layer.
+
+    A tied parameter (T5's ``shared`` embedding, used as ``encoder.embed_tokens``) is read when any of its names is.
+    """
+    read = {op.target for op in raw if op.op == "get_attr"}
+    called = {op.module for op in raw if op.op == "call_module" and op.module is not None}
+    names: dict[int, list[str]] = {}
+    for name, parameter in model.named_parameters(remove_duplicate=False):
+        if parameter.requires_grad:
+            names.setdefault(id(parameter), []).append(name)
+    return [aliases[0] for aliases in names.values() if not any(_is_read(name, read, called) for name in aliases)]
+
+
+def _is_read(name: str, read: set[str], called: set[str]) -> bool:
+    if name in read:
+        return True
+    owner = name.rpartition(".")[0]
+    while owner and owner not in called:
+        owner = owner.rpartition(".")[0]
+    return bool(owner)
+
+
+def _missed_line(missed: Sequence[str]) -> str:
+    shown = ", ".join(missed[:3]) + (f" and {len(missed) - 3} more" if len(missed) > 3 else "")
+    return f"its forward never read {len(missed)} parameter{'s' if len(missed) != 1 else ''} ({shown})"
 
 
 def _inputs_do_not_fit(loaded: LoadedModel, failure: ForwardFailure) -> str:

@@ -2,12 +2,15 @@
 
 Forward hooks on the copy's layers record module calls; a ``TorchFunctionMode`` records
 the functional ops between them (``torch.relu``, ``x + y``, ``x @ w``), so activations and
-residual adds are still seen. Data flow is followed by tensor identity. This follows any
-Python control flow, at the cost of a real forward and of keeping its activations alive.
+residual adds are still seen. Data flow is followed by tensor identity; a parameter or buffer
+that a functional op reads outside a layer (Mamba's ``A_log``, a LayerScale ``gamma``) becomes a
+``get_attr`` op where it is first read, as in fx and export graphs. This follows any Python
+control flow, at the cost of a real forward and of keeping its activations alive.
 """
 
 from __future__ import annotations
 
+import sys
 import traceback
 from collections.abc import Sequence
 from typing import Any
@@ -17,11 +20,25 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from gradlint.trace import ops
-from gradlint.trace.builder import RawOp
+from gradlint.trace.builder import RawOp, safe_node_name
 from gradlint.trace.copies import shared_copy
 from gradlint.trace.shapes import ForwardFailure, first_tensor_meta, iter_tensors
 
 _IGNORED = frozenset({"__get__", "__set__", "__len__", "__bool__", "__index__", "__format__", "__repr__", "__hash__"})
+
+
+def _stack_text(limit: int = 12) -> str:
+    """The calling frames as ``format_stack`` spells them (outermost first), without their source lines.
+
+    ``builder`` reads only the files and line numbers; ``format_stack`` also reads every line's source,
+    which made it most of the tracer's time (GPT-2: 0.14 s of 0.28).
+    """
+    frames = []
+    frame = sys._getframe(2)  # the op's caller, above this helper and the watcher
+    while frame is not None and len(frames) < limit:
+        frames.append(f'  File "{frame.f_code.co_filename}", line {frame.f_lineno}, in {frame.f_code.co_name}\n')
+        frame = frame.f_back
+    return "".join(reversed(frames))
 
 
 class _Watcher(TorchFunctionMode):
@@ -34,9 +51,29 @@ class _Watcher(TorchFunctionMode):
         self.leaf_depth = 0
         self.pending_inputs: tuple[str, ...] = ()
         """Inputs of the outermost layer call in progress."""
+        self.state: dict[int, tuple[str, torch.Tensor]] = {}
+        """The copy's parameters and buffers by identity, with their qualified names."""
+
+    def watch_state(self, model: nn.Module) -> None:
+        for name, tensor in (*model.named_parameters(), *model.named_buffers()):
+            self.state.setdefault(id(tensor), (name, tensor))
 
     def refs(self, value: Any) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(self.producer[id(t)] for t in iter_tensors(value) if id(t) in self.producer))
+        names: list[str] = []
+        for tensor in iter_tensors(value):
+            key = id(tensor)
+            if key not in self.producer and key in self.state:
+                self.read_state(key)
+            if key in self.producer:
+                names.append(self.producer[key])
+        return tuple(dict.fromkeys(names))
+
+    def read_state(self, key: int) -> None:
+        qualified, tensor = self.state.pop(key)
+        shape, dtype = first_tensor_meta(tensor)
+        name = "state_" + safe_node_name(qualified.replace(".", "_"))  # apart from layer-call names
+        self.raw.append(RawOp(name, "get_attr", qualified, (), None, shape, dtype))
+        self.produced(name, tensor)
 
     def produced(self, name: str, value: Any) -> None:
         for tensor in iter_tensors(value):
@@ -47,21 +84,51 @@ class _Watcher(TorchFunctionMode):
         kwargs = kwargs or {}
         result = func(*args, **kwargs)
         name = ops.canonical_function_name(func)
-        if self.leaf_depth or name in _IGNORED or next(iter_tensors(result), None) is None:
+        if self.leaf_depth or name in _IGNORED:
+            return result
+        if name == "__setitem__" and args and isinstance(args[0], torch.Tensor):
+            self.record_assignment(args[0], args[2] if len(args) > 2 else None)
+            return result
+        if next(iter_tensors(result), None) is None:
             return result
         op_name = f"{name}_{len(self.raw)}"
         shape, dtype = first_tensor_meta(result)
-        stack = "".join(traceback.format_stack(limit=12))
+        stack = _stack_text()
         enclosing = self.module_stack[-1] if self.module_stack else ""
         inputs = self.refs((args, kwargs))
         self.raw.append(RawOp(op_name, "call_function", name, inputs, enclosing, shape, dtype, stack, ops.scalar_args(args, kwargs)))
         self.produced(op_name, result)
+        if isinstance(result, tuple | list) and len(result) > 1 and all(isinstance(item, torch.Tensor) for item in result):
+            # ``q, k, v = qkv.unbind(0)``: Python unpacks the tuple unseen, so each part gets the
+            # ``getitem`` an fx or export graph has; else q, k and v would be one value to their consumers.
+            for index, item in enumerate(result):
+                part = f"getitem_{len(self.raw)}"
+                shape, dtype = first_tensor_meta(item)
+                attrs = ops.scalar_args((None, index), {})
+                self.raw.append(RawOp(part, "call_function", "getitem", (op_name,), enclosing, shape, dtype, stack, attrs))
+                self.produced(part, item)
         return result
+
+
+    def record_assignment(self, target: torch.Tensor, value: Any) -> None:
+        """``x[index] = value`` returns nothing but changes ``x``: later reads of ``x`` read this op.
+
+        Its inputs are ``x`` and the value (not the index, so a boolean mask is not taken for the source).
+        """
+        op_name = f"setitem_{len(self.raw)}"
+        destination = self.refs(target)
+        inputs = destination + tuple(r for r in self.refs(value) if r not in destination)
+        shape, dtype = first_tensor_meta(target)
+        stack = _stack_text()
+        enclosing = self.module_stack[-1] if self.module_stack else ""
+        self.raw.append(RawOp(op_name, "call_function", "setitem", inputs, enclosing, shape, dtype, stack))
+        self.produced(op_name, target)
 
 
 def trace_hooks(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]:
     copy = shared_copy(model)
     watcher = _Watcher()
+    watcher.watch_state(copy)
     leaves = {path for path, m in copy.named_modules() if path and ops.is_layer(m)}
     handles = []
     calls: dict[str, int] = {}
