@@ -10,6 +10,8 @@ random weights, nothing downloaded):
 * ``build``: constructing the model alone, as its library does (no recorder);
 * ``lint``: what ``gradlint TARGET`` runs (load with the construction recorder, trace, estimate,
   rules), in total and after the load;
+* ``analysis``: ``gradlint.api.lint(model, inputs)`` on a model already built, which is what
+  weightwatcher's ``analyze()`` is given: the like-for-like comparison of the two analyses;
 * ``probe``: the reference protocol (3 seeds) on the loaded model;
 * ``weightwatcher``: ``WeightWatcher(model).analyze()`` on a model built the same way, when
   weightwatcher is installed (else the column says so).
@@ -68,6 +70,7 @@ class Row:
     build_s: float
     lint_s: float
     lint_after_build_s: float
+    analysis_s: float
     probe_s: float | None
     weightwatcher_s: float | None
     trace_method: str
@@ -106,7 +109,7 @@ def weightwatcher_seconds(build: Callable[[], torch.nn.Module]) -> float | None:
 
 
 def measure(name: str, workdir: str, *, probe: bool, weightwatcher: bool) -> Row:
-    from gradlint.api import LintOptions, lint_paths
+    from gradlint.api import LintOptions, lint, lint_paths
     from gradlint.load import load_target, parse_target
     from gradlint.probe import probe as run_probe
 
@@ -116,10 +119,11 @@ def measure(name: str, workdir: str, *, probe: bool, weightwatcher: bool) -> Row
     lint_s, report = timed(lambda: lint_paths([target], LintOptions(meta=False)))
     if report.errors:
         raise SystemExit(f"{target}: {report.errors[0].message}")
-    load_s, _ = timed(lambda: load_target(parse_target(target), meta=False))
+    load_s, (loaded,) = timed(lambda: load_target(parse_target(target), meta=False))
+    built = build()
+    analysis_s, _ = timed(lambda: lint(built, loaded.example_inputs))
     probe_s = None
     if probe:
-        (loaded,) = load_target(parse_target(target), meta=False)
         probe_s, _ = timed(lambda: run_probe(loaded.model, loaded.example_inputs, device="cpu"))
     graph = report.models[0].graph
     return Row(
@@ -128,6 +132,7 @@ def measure(name: str, workdir: str, *, probe: bool, weightwatcher: bool) -> Row
         build_s,
         lint_s,
         max(lint_s - load_s, 0.0),
+        analysis_s,
         probe_s,
         weightwatcher_seconds(build) if weightwatcher else None,
         graph.trace.method,
@@ -179,6 +184,10 @@ def lint_in_subprocess(config: dict[str, Any], workdir: str, label: str) -> dict
     return result
 
 
+def _ratio(numerator: float | None, denominator: float) -> str:
+    return f"{numerator / denominator:.1f}" if numerator is not None and denominator > 0 else "-"
+
+
 def _seconds(value: float | None, missing: str) -> str:
     return f"{value:.2f}" if value is not None else missing
 
@@ -188,14 +197,16 @@ def markdown(rows: list[Row], llama: dict[str, Any] | None, scaling: dict[str, d
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} Linux, {os.cpu_count()} cores, CPU only, "
         f"torch {torch.__version__}; seconds, one run each.",
         "",
-        "| model | parameters | build | lint (total) | lint after build | lint / build | probe (3 seeds) | weightwatcher | weightwatcher / lint | traced with |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| model | parameters | build | lint (total) | lint after build | lint / build | analysis of the built model "
+        "| probe (3 seeds) | weightwatcher analyze() | weightwatcher / analysis | weightwatcher / lint (total) | traced with |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
-        ww_ratio = f"{r.weightwatcher_s / r.lint_s:.2f}" if r.weightwatcher_s is not None else "-"
+        ww = r.weightwatcher_s
         lines.append(
             f"| {r.model} | {r.parameters / 1e6:.1f} M | {r.build_s:.2f} | {r.lint_s:.2f} | {r.lint_after_build_s:.2f} | "
-            f"{r.lint_s / r.build_s:.1f} | {_seconds(r.probe_s, 'skipped')} | {_seconds(r.weightwatcher_s, ww_note)} | {ww_ratio} | {r.trace_method} |"
+            f"{r.lint_s / r.build_s:.2f} | {r.analysis_s:.2f} | {_seconds(r.probe_s, 'skipped')} | {_seconds(ww, ww_note)} | "
+            f"{_ratio(ww, r.analysis_s)} | {_ratio(ww, r.lint_s)} | {r.trace_method} |"
         )
     if llama is not None:
         lines += [

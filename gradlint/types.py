@@ -7,6 +7,8 @@ Nothing here holds a reference to the user's model except ``LoadedModel``.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -172,6 +174,15 @@ class ParamStats:
     """Largest |eigenvalue| of a recurrent matrix (per gate block, the largest)."""
     spectral_source: str | None = None
     """``exact``, ``lanczos`` (a large matrix, a convolution's operator) or ``random-matrix estimate`` (meta device)."""
+
+    @property
+    def std(self) -> float | None:
+        """The standard deviation (unbiased, as ``Tensor.std``) from ``mean`` and ``mean_sq``; None where
+        the mean carries most of E[w²] (the difference would lose its digits) or they are not finite."""
+        count = math.prod(self.shape)
+        if count < 2 or not (math.isfinite(self.mean) and math.isfinite(self.mean_sq)) or self.mean**2 > 0.5 * self.mean_sq:
+            return None
+        return math.sqrt(max(self.mean_sq - self.mean**2, 0.0) * count / (count - 1))
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from torch import nn
 from gradlint.errors import InputError, LoadError
 from gradlint.load.construction import ConstructionRecorder
 from gradlint.load.inputs import parse_dtype, resolve_inputs
-from gradlint.load.meta import BuildMode, build_within_memory, is_meta
+from gradlint.load.meta import BuildMode, build_within_memory, is_meta, parameter_bytes
 from gradlint.load.targets import ZOO_EXTRAS, ZooName, split_zoo_target
 from gradlint.types import InputSpec, LoadedModel, dtype_name, frozen_mapping
 
@@ -107,7 +107,11 @@ def load_zoo(
             meta=mode.reason(model),
         )
 
-    return build_within_memory(attempt, meta, text, size_first=True)
+    def size() -> int:
+        with _quietly(), torch.device("meta"):
+            return parameter_bytes(built.bare())
+
+    return build_within_memory(attempt, meta, text, size=size)
 
 
 _EXAMPLES = {"torchvision": "torchvision:resnet50", "timm": "timm:convnext_tiny", "hf": "hf:path/to/config.json"}
@@ -121,21 +125,32 @@ class _Built:
     inputs: Callable[[nn.Module], Inputs]
     from_shapes: Callable[[nn.Module, Sequence[tuple[int, ...]], torch.dtype], Inputs]
     source_path: str | None = None
+    constructor: Callable[[], nn.Module] | None = None
+    """The library's constructor alone, where ``build`` does more on the meta device (re-running an init)."""
+
+    def bare(self) -> nn.Module:
+        return (self.constructor or self.build)()
 
 
 @contextlib.contextmanager
-def _quiet_construction(mode: BuildMode) -> Iterator[ConstructionRecorder]:
+def _quietly() -> Iterator[None]:
     """Build like the file importer does: seeded RNG (restored after), prints to stderr, dtype and grad mode restored."""
     saved_dtype = torch.get_default_dtype()
     saved_grad = torch.is_grad_enabled()
     try:
         with torch.random.fork_rng(devices=[]), contextlib.redirect_stdout(sys.stderr):
             torch.manual_seed(_SEED)
-            with mode.recorder() as recorder, mode.device():
-                yield recorder
+            yield
     finally:
         torch.set_default_dtype(saved_dtype)
         torch.set_grad_enabled(saved_grad)
+
+
+@contextlib.contextmanager
+def _quiet_construction(mode: BuildMode) -> Iterator[ConstructionRecorder]:
+    """``_quietly``, recording the construction, on the device ``mode`` says."""
+    with _quietly(), mode.recorder() as recorder, mode.device():
+        yield recorder
 
 
 # -- importing the libraries --------------------------------------------------------------------
@@ -312,8 +327,11 @@ def _hf(target: str, zoo: ZooName) -> _Built:
     if not inspect.isclass(cls):
         raise LoadError(f"{target}: transformers.{cls_name} is not a model class")
 
+    def construct() -> nn.Module:
+        return _concrete_class(cls, config)(config)
+
     def build() -> nn.Module:
-        model = _concrete_class(cls, config)(config)
+        model = construct()
         if is_meta(model):
             _hf_initialise(model)
         return model
@@ -324,7 +342,7 @@ def _hf(target: str, zoo: ZooName) -> _Built:
     def from_shapes(model: nn.Module, shapes: Sequence[tuple[int, ...]], dtype: torch.dtype) -> Inputs:
         return _hf_inputs(target, model, config, shapes, dtype)
 
-    return _Built(build, inputs, from_shapes, source)
+    return _Built(build, inputs, from_shapes, source, construct)
 
 
 def _hf_initialise(model: nn.Module) -> None:

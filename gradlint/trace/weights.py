@@ -63,8 +63,8 @@ def collect_weights(
     entries.sort(key=lambda e: (e[0], e[1]))
     weights = []
     for rank, (_key, _order, name, parameter, owner_path, owner) in enumerate(entries):
-        std, mean = _moments(parameter)
         stats = (params or {}).get(name)
+        std, mean = _moments(parameter, stats)
         if parameter.device.type == "meta" and stats is not None and math.isfinite(stats.mean_sq):
             # no values on the meta device: the statistics implied by the recorded init calls
             mean, std = stats.mean, math.sqrt(max(stats.mean_sq - stats.mean**2, 0.0))
@@ -74,7 +74,7 @@ def collect_weights(
                 module=owner_path,
                 module_type=type(owner).__name__,
                 shape=tuple(parameter.shape),
-                init=classify_init(parameter, owner, init_records.get(name, ())),
+                init=classify_init(parameter, owner, init_records.get(name, ()), stats),
                 std=std,
                 mean=mean,
                 forward_index=rank,
@@ -83,18 +83,26 @@ def collect_weights(
     return tuple(weights)
 
 
-def _moments(tensor: torch.Tensor) -> tuple[float, float]:
+def _moments(tensor: torch.Tensor, stats: ParamStats | None) -> tuple[float, float]:
     if tensor.device.type == "meta" or tensor.numel() == 0:
         return float("nan"), float("nan")
+    if stats is not None and stats.std is not None:
+        return stats.std, stats.mean  # what collect_param_stats read already: no second pass over the weight
     values = tensor.detach().float()
     return float(values.std()) if values.numel() > 1 else 0.0, float(values.mean())
 
 
-def tensor_health(model: nn.Module) -> tuple[TensorHealth, ...]:
+def tensor_health(model: nn.Module, params: Mapping[str, ParamStats] | None = None) -> tuple[TensorHealth, ...]:
+    """NaN and inf counts of every parameter and buffer; a parameter whose mean and E[w²] in ``params``
+    are finite has neither (both would carry them), so only the others are scanned."""
+    params = params or {}
     health = []
     named = [(n, t, "parameter") for n, t in model.named_parameters()] + [(n, t, "buffer") for n, t in model.named_buffers()]
     for name, tensor, kind in named:
+        stats = params.get(name) if kind == "parameter" else None
         if tensor.device.type == "meta" or not (tensor.is_floating_point() or tensor.is_complex()):
+            nan = inf = 0
+        elif stats is not None and math.isfinite(stats.mean) and math.isfinite(stats.mean_sq):
             nan = inf = 0
         else:
             detached = tensor.detach()
