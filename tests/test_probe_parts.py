@@ -110,24 +110,30 @@ def test_non_float_output_is_refused() -> None:
 
 
 class Sleepy(nn.Module):
-    def __init__(self, seconds: float) -> None:
+    """Sleeps in every real forward from the ``from_call``-th on: the earlier seeds finish at once, however loaded the machine."""
+
+    def __init__(self, seconds: float, from_call: int) -> None:
         super().__init__()
         self.seconds = seconds
+        self.from_call = from_call
+        self.calls = 0
         self.lin = nn.Linear(4, 4)
         self.out = nn.Linear(4, 4)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.lin(x)
         if x.device.type != "meta":  # not during the memory estimate
-            time.sleep(self.seconds)
+            self.calls += 1
+            if self.calls >= self.from_call:
+                time.sleep(self.seconds)
         return self.out(h)
 
 
 def test_timeout_names_the_limit_and_progress() -> None:
     with pytest.raises(GradlintError) as info:
-        probe(Sleepy(0.3), (torch.randn(2, 4),), timeout_s=0.45)
+        probe(Sleepy(3.0, from_call=2), (torch.randn(2, 4),), timeout_s=2.0)
     message = str(info.value)
-    assert "timed out after 0.45 s (--probe-timeout)" in message
+    assert "timed out after 2 s (--probe-timeout)" in message
     assert "seed 2 (2 of 3)" in message and "finished: seed 1" in message
     assert "\n" not in message
 
