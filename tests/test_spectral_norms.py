@@ -1,0 +1,90 @@
+"""Spectral norms against exact ones: loose for a layer applied once, tight for one applied step after step."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from gradlint.api import lint
+from gradlint.trace.init_scheme import classify_init
+from gradlint.types import ModelGraph
+
+
+def graph_of(model: nn.Module, *inputs: torch.Tensor) -> ModelGraph:
+    return lint(model, inputs).models[0].graph
+
+
+def exact(matrix: torch.Tensor) -> float:
+    return float(torch.linalg.matrix_norm(matrix.detach().double(), ord=2))
+
+
+class Once(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(2048, 512)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x)
+
+
+class Looped(nn.Module):
+    """One Linear applied 8 times: an error ε in its σ is 8ε in the bound (σγ)^8."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.step = nn.Linear(512, 512)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for _ in range(8):
+            x = torch.tanh(self.step(x))
+        return x
+
+
+def test_a_layer_applied_once_is_within_three_percent_from_below() -> None:
+    torch.manual_seed(0)
+    model = Once()
+    stats = graph_of(model, torch.randn(4, 2048)).params["fc.weight"]
+    truth = exact(model.fc.weight)
+    assert stats.spectral_source == "lanczos" and stats.spectral_norm is not None
+    assert truth * 0.97 <= stats.spectral_norm <= truth * (1 + 1e-6)
+
+
+def test_a_layer_applied_in_a_loop_settles_tightly() -> None:
+    torch.manual_seed(0)
+    model = Looped()
+    stats = graph_of(model, torch.randn(4, 512)).params["step.weight"]
+    assert stats.spectral_norm is not None
+    assert abs(stats.spectral_norm / exact(model.step.weight) - 1) < 1e-3
+
+
+def test_a_recurrent_matrix_settles_tightly() -> None:
+    torch.manual_seed(0)
+    rnn = nn.RNN(16, 300, batch_first=True)
+    stats = graph_of(rnn, torch.randn(2, 5, 16)).params["weight_hh_l0"]
+    assert stats.spectral_norm is not None
+    assert abs(stats.spectral_norm / exact(rnn.weight_hh_l0) - 1) < 1e-3
+
+
+def test_convolution_operator_norm_at_the_input_size() -> None:
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 8, 3, padding=1)
+    size = 12
+    stats = graph_of(nn.Sequential(conv), torch.randn(2, 8, size, size)).params["0.weight"]
+    # the operator as a matrix: the convolution (without bias) of every basis image
+    basis = torch.eye(8 * size * size).reshape(-1, 8, size, size)
+    with torch.no_grad():
+        columns = nn.functional.conv2d(basis, conv.weight, padding=1).reshape(basis.shape[0], -1)
+    truth = exact(columns.T)
+    assert stats.spectral_norm is not None
+    assert truth * 0.97 <= stats.spectral_norm <= truth * (1 + 1e-6)
+
+
+def test_orthogonal_weights_are_named_from_their_values_at_any_size() -> None:
+    for shape in ((768, 3072), (3072, 768)):
+        weight = torch.empty(shape)
+        nn.init.orthogonal_(weight, gain=2.0)
+        assert classify_init(weight, nn.Linear(shape[1], shape[0]), ()).scheme == "orthogonal(gain=2)"
+        iid = torch.randn(shape) / math.sqrt(shape[1])
+        assert not classify_init(iid, nn.Linear(shape[1], shape[0]), ()).scheme.startswith("orthogonal")
