@@ -168,12 +168,21 @@ def _multihead(view: View, node: LayerNode) -> Iterator[Hit]:
 
 def _hit(view: View, node: LayerNode, why: str, std: float, keys: int, head_dim: int, fix: Fix, after: dict[str, Any] | None) -> Hit:
     share = concentration(std * std, max(keys, 1), False) if keys > 1 else 1.0
+    flat = 1 / max(keys, 1)
+    if std >= 1.0:
+        state = (
+            f"over {keys} keys the softmax is {'nearly one-hot' if share > 0.5 else 'sharply peaked'} "
+            f"(Σp² = {share:.2f}, flat is {flat:.2g}), so the gradient through all but a few keys vanishes"
+        )
+    else:
+        # unscaled, but q and k start small (GPT-Neo's N(0, 0.02) projections): flat today, not once they grow
+        state = (
+            f"the softmax is still flat at init over {keys} keys (Σp² = {share:.2f}, flat is {flat:.2g}) only because q "
+            f"and k are small; once they reach unit RMS the logits' std is √d_k = {math.sqrt(head_dim):.3g} and the "
+            "softmax concentrates on a few keys, whose gradient alone gets through"
+        )
     return Hit(
-        message=(
-            f"attention logits have std {std:.3g} at init: {why}; over {keys} keys the softmax is "
-            f"{'nearly one-hot' if share > 0.5 else 'sharply peaked'} (Σp² = {share:.2f}, flat is {1 / max(keys, 1):.2g}), "
-            "so the gradient through all but a few keys vanishes"
-        ),
+        message=f"attention logits have std {std:.3g} at init: {why}; {state}",
         module=node.module,
         location=node.location if node.op == "call_function" else None,
         fix=fix,
@@ -353,5 +362,28 @@ class Net(nn.Module):
         return out
 
 EXAMPLE_INPUTS = (torch.randn(4, 16, 64),)
+''',
+    # GPT-Neo's pattern: unscaled, with projections at N(0, 0.02); flat at init, not once q and k grow
+    '''
+import torch
+from torch import nn
+
+class Attention(nn.Module):
+    def __init__(self, d=128, heads=2):
+        super().__init__()
+        self.heads = heads
+        self.q, self.k, self.v = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
+        for lin in (self.q, self.k, self.v):
+            nn.init.normal_(lin.weight, std=0.02)
+
+    def forward(self, x):
+        b, t, d = x.shape
+        q = self.q(x).view(b, t, self.heads, -1).transpose(1, 2)
+        k = self.k(x).view(b, t, self.heads, -1).transpose(1, 2)
+        v = self.v(x).view(b, t, self.heads, -1).transpose(1, 2)
+        scores = q @ k.transpose(-2, -1)
+        return (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(b, t, d)
+
+EXAMPLE_INPUTS = (torch.randn(4, 16, 128),)
 ''',
 ]

@@ -26,7 +26,7 @@ def test_speed_benchmark_measures_one_model(tmp_path: Path, capsys: pytest.Captu
     assert speed.main(args) == 0
     (row,) = json.loads(out.read_text(encoding="utf-8"))["models"]
     assert row["model"] == "gpt2" and row["parameters"] > 100_000_000
-    assert 0 < row["lint_after_build_s"] < row["lint_s"] and row["build_s"] > 0
+    assert 0 < row["lint_after_build_s"] < row["lint_s"] and row["build_s"] > 0 and row["analysis_s"] > 0
     assert row["probe_s"] is None and row["weightwatcher_s"] is None
     table = capsys.readouterr().out
     assert "| gpt2 | 124.4 M |" in table

@@ -43,3 +43,15 @@ def test_selection_by_prefix_name_and_all() -> None:
 def test_readme_rule_index_is_current() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert with_rule_index(readme) == readme, "run `python -m gradlint.docs` to regenerate the README's rule index"
+
+
+def test_gl401_says_whether_the_softmax_is_peaked_or_only_flat_for_now(tmp_path) -> None:
+    rule = next(r for r in all_rules() if r.code == "GL401")
+    messages = []
+    for index in (0, 2):  # xavier-scale projections (logits of std ~8), then N(0, 0.02) ones (std ~0.2)
+        path = tmp_path / f"invalid_{index}.py"
+        path.write_text(textwrap.dedent(rule.invalid[index]), encoding="utf-8")
+        (finding,) = lint_paths([str(path)], LintOptions(rules=(rule,))).findings
+        messages.append(finding.message)
+    assert "sharply peaked" in messages[0] or "nearly one-hot" in messages[0]
+    assert "still flat at init" in messages[1] and "√d_k = 8" in messages[1]
