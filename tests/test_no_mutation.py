@@ -53,3 +53,21 @@ def test_every_example_is_untouched_by_a_lint() -> None:
             before = snapshot(loaded.model)
             gradlint.api._lint_loaded(loaded, (), gradlint.LintOptions())
             assert _equal(snapshot(loaded.model), before), path.name
+
+
+def test_hooks_trace_leaves_the_example_inputs_untouched() -> None:
+    class ScalesInPlace(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(8, 8)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if x.sum() > -1e9:  # data-dependent: fx cannot trace it, the hooks do
+                x.mul_(2.0)
+            return self.fc(x)
+
+    inputs = torch.randn(4, 8)
+    before = inputs.clone()
+    (report,) = gradlint.lint(ScalesInPlace(), inputs).models
+    assert report.graph.trace.method == "hooks"
+    assert torch.equal(inputs, before)

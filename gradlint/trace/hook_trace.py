@@ -162,6 +162,8 @@ def trace_hooks(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]:
         if path:
             handles.append(module.register_forward_pre_hook(enter(path)))
             handles.append(module.register_forward_hook(leave(path), always_call=True))
+    # the forward may change its inputs in place (``x.mul_(scale)``): the caller's are read again by the probe
+    example_inputs = [_private(value) for value in example_inputs]
     for index, value in enumerate(example_inputs):
         shape, dtype = first_tensor_meta(value)
         watcher.raw.append(RawOp(f"input_{index}", "placeholder", "placeholder", (), None, shape, dtype))
@@ -177,3 +179,13 @@ def trace_hooks(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]:
             handle.remove()
     watcher.raw.append(RawOp("output", "output", "output", watcher.refs(output)))
     return watcher.raw
+
+
+def _private(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, tuple | list):
+        return type(value)(_private(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _private(v) for k, v in value.items()}
+    return value
