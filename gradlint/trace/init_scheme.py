@@ -157,7 +157,7 @@ def _orthogonal_gain(weight: torch.Tensor, spectral_norm: float | None = None) -
     scale = float(torch.linalg.vector_norm(matrix)) ** 2 / matrix.shape[0]  # the mean of diag(W Wᵀ)
     if not scale > 0 or (spectral_norm is not None and spectral_norm**2 > 1.01 * scale):
         return None
-    probes = torch.randn(matrix.shape[0], ORTHOGONAL_PROBES, generator=torch.Generator().manual_seed(0))
+    probes = torch.randn(matrix.shape[0], ORTHOGONAL_PROBES, generator=torch.Generator().manual_seed(0)).to(matrix.device)
     residual = matrix @ (matrix.T @ probes) / scale - probes
     deviation = float(torch.linalg.vector_norm(residual) / torch.linalg.vector_norm(probes))
     return math.sqrt(scale) if deviation < 1e-3 else None
