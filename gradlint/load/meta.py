@@ -13,9 +13,10 @@ Automatic mode (the default, ``meta`` unset)
 --------------------------------------------
 The budget is ``memory_budget()``: ``BUDGET_FRACTION`` of the memory the system reports available.
 
-* Library models (``torchvision:``, ``timm:``, ``hf:``) are built on the meta device first, which
-  costs a few % of a real build; when their parameters and buffers exceed the budget that build is
-  kept, otherwise the model is built for real. Nothing large is ever allocated.
+* Library models (``torchvision:``, ``timm:``, ``hf:``) are sized first by a bare build on the meta
+  device (no recorder, no init re-run: a few % of a real build); when their parameters and buffers
+  exceed the budget the model is built on the meta device (recorded), otherwise for real. Nothing
+  large is ever allocated.
 * A user's file is imported once, for real, while the recorder counts the bytes of new CPU storage;
   past the budget the build stops at that allocation and the file is imported again on the meta
   device. A model that fits pays nothing; one that does not has spent up to the budget (time and

@@ -109,7 +109,6 @@ class _Watcher(TorchFunctionMode):
                 self.produced(part, item)
         return result
 
-
     def record_assignment(self, target: torch.Tensor, value: Any) -> None:
         """``x[index] = value`` returns nothing but changes ``x``: later reads of ``x`` read this op.
 
