@@ -16,6 +16,7 @@ from typing import Any
 from gradlint.estimate.context import Backward, OpContext, mean_of, mean_sq, numel, ratio, weight_gradient_sq
 from gradlint.estimate.gaussian import activation_function, expected_max_moments, expected_max_slope_sq, moments
 from gradlint.estimate.signal import Signal, clamp
+from gradlint.trace.ops import functional_conv_attrs
 from gradlint.types import ParamStats
 
 
@@ -339,35 +340,10 @@ class FunctionalConvOp(ConvOp):
         return ctx.graph.params.get(name) if name is not None else None
 
     def _attrs(self, ctx: OpContext) -> Mapping[str, Any]:
-        if "functional_attrs" in ctx.cache:
-            return ctx.cache["functional_attrs"]
-        weight = self._param(ctx, "weight")
-        shape = weight.shape if weight is not None else (1, 1, 1)
-        dims = max(len(shape) - 2, 1)
-        # conv(input, weight, bias, stride, padding, dilation, groups), positionally or by keyword
-        layout = list(ctx.attrs.get("layout", ()))
-        given = dict(zip(("stride", "padding", "dilation", "groups"), layout[3:7]))
-        given.update({k: ctx.attrs[k] for k in ("stride", "padding", "dilation", "groups") if k in ctx.attrs})
-
-        def spatial(value: Any, default: int) -> Any:
-            if isinstance(value, str):
-                return value
-            if isinstance(value, int):
-                return (value,) * dims
-            return tuple(value) if isinstance(value, tuple) and len(value) == dims else (default,) * dims
-
-        groups = int(given.get("groups", 1)) if isinstance(given.get("groups", 1), int) else 1
-        attrs = {
-            "kernel_size": tuple(shape[2:]) or (1,),
-            "stride": spatial(given.get("stride", 1), 1),
-            "padding": spatial(given.get("padding", 0), 0),
-            "dilation": spatial(given.get("dilation", 1), 1),
-            "groups": groups,
-            "in_channels": shape[1] * groups,
-            "out_channels": shape[0],
-        }
-        ctx.cache["functional_attrs"] = attrs
-        return attrs
+        if "functional_attrs" not in ctx.cache:
+            weight = self._param(ctx, "weight")
+            ctx.cache["functional_attrs"] = functional_conv_attrs(ctx.attrs, weight.shape if weight is not None else (1, 1, 1))
+        return ctx.cache["functional_attrs"]
 
 
 NON_NEGATIVE_ACTIVATIONS = frozenset({"relu", "relu6", "softplus", "sigmoid", "hardsigmoid", "exp"})

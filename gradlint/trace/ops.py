@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from torch import nn
@@ -361,3 +362,34 @@ def scalar_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]
         if plain is not None:
             out[key] = plain
     return out
+
+
+FUNCTIONAL_CONVS = frozenset({"conv1d", "conv2d", "conv3d"})
+
+
+def functional_conv_attrs(attrs: Mapping[str, Any], weight_shape: Sequence[int]) -> dict[str, Any]:
+    """A ``F.conv1d/2d/3d(input, weight, bias, stride, padding, dilation, groups)`` call's geometry,
+    from its recorded arguments (positional or keyword) and its kernel's shape, as a module's attributes."""
+    shape = tuple(weight_shape) or (1, 1, 1)
+    dims = max(len(shape) - 2, 1)
+    layout = list(attrs.get("layout", ()))
+    given = dict(zip(("stride", "padding", "dilation", "groups"), layout[3:7]))
+    given.update({k: attrs[k] for k in ("stride", "padding", "dilation", "groups") if k in attrs})
+
+    def spatial(value: Any, default: int) -> Any:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int):
+            return (value,) * dims
+        return tuple(value) if isinstance(value, tuple) and len(value) == dims else (default,) * dims
+
+    groups = int(given.get("groups", 1)) if isinstance(given.get("groups", 1), int) else 1
+    return {
+        "kernel_size": tuple(shape[2:]) or (1,),
+        "stride": spatial(given.get("stride", 1), 1),
+        "padding": spatial(given.get("padding", 0), 0),
+        "dilation": spatial(given.get("dilation", 1), 1),
+        "groups": groups,
+        "in_channels": shape[1] * groups,
+        "out_channels": shape[0],
+    }

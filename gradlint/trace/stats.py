@@ -1,9 +1,9 @@
 """Parameter statistics and spectral norms: what the estimator reads of the real weights.
 
 Spectral norms: exact (``matrix_norm(ord=2)``) for matrices up to 256 on a side (an SVD of a
-768² matrix already takes seconds on two cores), Lanczos beyond; a convolution's *operator* norm at
-the layer's real input size by Lanczos on ``conv`` and its adjoint (autograd gives ``AᵀA x``), a 1×1
-convolution's as its matrix's; the spectral radius of recurrent matrices from their eigenvalues.
+768² matrix already takes seconds on two cores), Lanczos beyond; a convolution's *operator* norm (an
+``nn.Conv*`` layer's, or a kernel that ``F.conv*`` applies) at its real input size by Lanczos on
+``conv`` and its adjoint (autograd gives ``AᵀA x``), a 1×1 convolution's as its matrix's; the spectral radius of recurrent matrices from their eigenvalues.
 Lanczos converges from below.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +29,11 @@ applied once. GPT-2's 48 matrices take 0.4 s at 1e-2 against 0.6-0.8 s at 1e-3 (
 COMPOUNDED_TOLERANCE = 1e-4
 """For a matrix applied step after step (an RNN's W_hh, a layer called in a loop) an error ε in σ
 grows to T·ε in Pascanu et al.'s bound (σ·γ)^T: those settle to 1e-4 (σ within ~1e-4)."""
-LANCZOS_STEPS = {LANCZOS_TOLERANCE: 30, COMPOUNDED_TOLERANCE: 60}
+OPERATOR_TOLERANCE = 3e-3
+"""For a convolution's operator: its top singular values crowd together (one per nearby frequency),
+so a loose stop errs more: 3.6 % at 1e-2 on a 3×3, 8-channel kernel at 12², within 0.3 % at 3e-3 on six
+such kernels (0.1 % at 1e-3). ResNet-50's 17 operators take ~0.5 s more than at 1e-2, ~0.5 s less than at 1e-3."""
+LANCZOS_STEPS = {LANCZOS_TOLERANCE: 30, OPERATOR_TOLERANCE: 30, COMPOUNDED_TOLERANCE: 60}
 """At most this many products for each tolerance (iid matrices of 512² to 2048² settle to 1e-4 in 23-25)."""
 
 
@@ -40,6 +45,7 @@ def collect_param_stats(
     modules = dict(model.named_modules(remove_duplicate=False))
     input_shapes = _layer_input_shapes(nodes)
     repeated = {n.module for n in nodes if n.op == "call_module" and n.call_count > 1}
+    functional = _functional_convolutions(nodes)
     stats: dict[str, ParamStats] = {}
     # Every name of a tied weight (GPT's lm_head and wte) gets statistics: each owner reads its own name.
     for name, parameter in model.named_parameters(remove_duplicate=False):
@@ -50,7 +56,10 @@ def collect_param_stats(
         else:
             compounded = owner_path in repeated or (isinstance(owner, nn.RNNBase) and local.startswith("weight_hh"))
             tolerance = COMPOUNDED_TOLERANCE if compounded else LANCZOS_TOLERANCE
-            stats[name] = _stats(name, owner_path, local, parameter.detach(), owner, input_shapes.get(owner_path), tolerance)
+            use = functional.get(name)
+            if use is None and isinstance(owner, nn.modules.conv._ConvNd) and owner_path in input_shapes:
+                use = (input_shapes[owner_path], ConvGeometry.of(owner))
+            stats[name] = _stats(name, owner_path, local, parameter.detach(), owner, use, tolerance)
     return stats
 
 
@@ -99,6 +108,53 @@ def _block_moments(calls: Sequence[InitCall], tensor: torch.Tensor, owner: nn.Mo
     return [base] * count
 
 
+@dataclass(frozen=True)
+class ConvGeometry:
+    """How a convolution applies its kernel: an ``nn.Conv*`` module's attributes, or a ``F.conv*`` call's arguments."""
+
+    kernel_size: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...] | str
+    dilation: tuple[int, ...]
+    groups: int
+    transposed: bool = False
+    output_padding: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, conv: nn.modules.conv._ConvNd) -> ConvGeometry:
+        return cls(
+            tuple(conv.kernel_size), tuple(conv.stride), conv.padding if isinstance(conv.padding, str) else tuple(conv.padding),
+            tuple(conv.dilation), conv.groups, conv.transposed, tuple(conv.output_padding),
+        )
+
+    @property
+    def pointwise(self) -> bool:
+        # a transposed convolution's padding crops its output, which can lower the norm
+        return all(k == 1 for k in self.kernel_size) and (not self.transposed or all(p == 0 for p in self.padding))
+
+
+ConvUse = tuple[tuple[int, ...], ConvGeometry]
+"""A kernel's convolution: the input shape it is applied at, and how."""
+
+
+def _functional_convolutions(nodes: Sequence[LayerNode]) -> dict[str, ConvUse]:
+    """Kernels that ``F.conv1d/2d/3d`` applies (Mamba's depthwise conv, a conv module called as a function)."""
+    by_name = {n.name: n for n in nodes}
+    found: dict[str, ConvUse] = {}
+    for node in nodes:
+        if node.op != "call_function" or node.target not in ops.FUNCTIONAL_CONVS or len(node.inputs) < 2:
+            continue
+        source, kernel = by_name.get(node.inputs[0]), by_name.get(node.inputs[1])
+        while kernel is not None and kernel.op != "get_attr" and kernel.role == "reshape" and kernel.inputs:
+            kernel = by_name.get(kernel.inputs[0])
+        if source is None or source.shape is None or kernel is None or kernel.op != "get_attr" or kernel.shape is None:
+            continue
+        attrs = ops.functional_conv_attrs(node.attrs, kernel.shape)
+        geometry = ConvGeometry(attrs["kernel_size"], attrs["stride"], attrs["padding"], attrs["dilation"], attrs["groups"])
+        found.setdefault(kernel.target, (tuple(source.shape), geometry))
+    return found
+
+
 def _layer_input_shapes(nodes: Sequence[LayerNode]) -> dict[str, tuple[int, ...]]:
     shapes = {n.name: n.shape for n in nodes}
     found: dict[str, tuple[int, ...]] = {}
@@ -124,7 +180,7 @@ def _stats(
     local: str,
     tensor: torch.Tensor,
     owner: nn.Module,
-    input_shape: tuple[int, ...] | None,
+    conv: ConvUse | None,
     tolerance: float = LANCZOS_TOLERANCE,
 ) -> ParamStats:
     shape = tuple(tensor.shape)
@@ -141,7 +197,7 @@ def _stats(
     # NaN and ±inf reach the mean or E[w²]: finite both, finite every element (no third pass over the weight)
     finite = math.isfinite(mean) and math.isfinite(mean_sq)
     if tensor.dim() >= 2 and finite and not isinstance(owner, nn.Embedding | nn.EmbeddingBag):
-        norm, source = _spectral_norm(values, owner, local, input_shape, tolerance)
+        norm, source = _spectral_norm(values, owner, local, conv, tolerance)
         if isinstance(owner, nn.RNNBase) and local.startswith("weight_hh"):
             radius = max(_spectral_radius(block) for block in values.chunk(count, dim=0))
     return ParamStats(name, owner_path, shape, mean, mean_sq, blocks, norm, radius, source)
@@ -161,19 +217,18 @@ def all_finite(tensor: torch.Tensor) -> bool:
     return math.isfinite(float(low)) and math.isfinite(float(high))
 
 
-def _spectral_norm(
-    weight: torch.Tensor, owner: nn.Module, local: str, input_shape: tuple[int, ...] | None, tolerance: float
-) -> tuple[float, str]:
+def _spectral_norm(weight: torch.Tensor, owner: nn.Module, local: str, conv: ConvUse | None, tolerance: float) -> tuple[float, str]:
     # Only the convolution's own kernel is an operator over the input; a per-channel parameter beside it
     # (nfnet's ``gain``, shaped [out, 1, 1, 1]) is a matrix of one column.
     is_kernel = local == "weight" and tuple(weight.shape) == tuple(getattr(owner, "weight", weight).shape)
-    if isinstance(owner, nn.modules.conv._ConvNd) and is_kernel and input_shape is not None and weight.dim() >= 3:
-        if _is_pointwise(owner):
+    if conv is not None and weight.dim() >= 3 and (is_kernel or not isinstance(owner, nn.modules.conv._ConvNd)):
+        input_shape, geometry = conv
+        if geometry.pointwise:
             # A 1×1 convolution applies its c_out×c_in matrix at every (kept) pixel, one group's block
             # each: its operator norm is the largest matrix norm, at any input size.
-            norms = [_matrix_norm(block.reshape(block.shape[0], -1), tolerance) for block in weight.chunk(owner.groups, dim=0)]
+            norms = [_matrix_norm(block.reshape(block.shape[0], -1), tolerance) for block in weight.chunk(geometry.groups, dim=0)]
             return max(n for n, _ in norms), norms[0][1]
-        return _conv_operator_norm(weight, owner, input_shape, tolerance), "lanczos"
+        return _conv_operator_norm(weight, geometry, input_shape, min(tolerance, OPERATOR_TOLERANCE)), "lanczos"
     matrix = weight.reshape(weight.shape[0], -1)
     if ops.is_hf_conv1d(owner):
         matrix = matrix.T
@@ -186,11 +241,6 @@ def _matrix_norm(matrix: torch.Tensor, tolerance: float) -> tuple[float, str]:
     if matrix.shape[0] < matrix.shape[1]:
         matrix = matrix.T  # iterate in the smaller space: same σ, shorter vectors
     return _lanczos_norm(lambda v: matrix.T @ (matrix @ v), matrix.shape[1:], matrix, tolerance), "lanczos"
-
-
-def _is_pointwise(conv: nn.modules.conv._ConvNd) -> bool:
-    # a transposed convolution's padding crops its output, which can lower the norm
-    return all(k == 1 for k in conv.kernel_size) and (not conv.transposed or all(p == 0 for p in conv.padding))
 
 
 def _lanczos_norm(
@@ -237,7 +287,7 @@ def _lanczos_norm(
 OPERATOR_LENGTH = 32
 
 
-def _conv_operator_norm(weight: torch.Tensor, conv: nn.modules.conv._ConvNd, input_shape: tuple[int, ...], tolerance: float) -> float:
+def _conv_operator_norm(weight: torch.Tensor, conv: ConvGeometry, input_shape: tuple[int, ...], tolerance: float) -> float:
     spatial = len(conv.kernel_size)
     # A zero-padded convolution's norm grows with the input toward the circular one (the largest
     # transfer matrix over frequencies) and is within 2 % of it at 32 pixels for the usual kernels
