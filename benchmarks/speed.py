@@ -11,7 +11,8 @@ random weights, nothing downloaded):
 * ``lint``: what ``gradlint TARGET`` runs (load with the construction recorder, trace, estimate,
   rules), in total and after the load;
 * ``analysis``: ``gradlint.api.lint(model, inputs)`` on a model already built, which is what
-  weightwatcher's ``analyze()`` is given: the like-for-like comparison of the two analyses;
+  weightwatcher's ``analyze()`` is given: the like-for-like comparison of the two analyses
+  (build, lint and analysis: the median of ``--repeat`` interleaved runs, 3 by default);
 * ``probe``: the reference protocol (3 seeds) on the loaded model;
 * ``weightwatcher``: ``WeightWatcher(model).analyze()`` on a model built the same way, when
   weightwatcher is installed (else the column says so).
@@ -28,6 +29,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -108,20 +110,30 @@ def weightwatcher_seconds(build: Callable[[], torch.nn.Module]) -> float | None:
     return seconds
 
 
-def measure(name: str, workdir: str, *, probe: bool, weightwatcher: bool) -> Row:
+def measure(name: str, workdir: str, *, probe: bool, weightwatcher: bool, repeat: int = 3) -> Row:
+    """The build, lint, load and analysis times are medians of ``repeat`` interleaved runs (one
+    hiccup of this shared machine moved a single run's GPT-2 lint/build from 1.35 to 1.70); the probe
+    and weightwatcher run once."""
     from gradlint.api import LintOptions, lint, lint_paths
     from gradlint.load import load_target, parse_target
     from gradlint.probe import probe as run_probe
 
     target, build = zoo_target(name, workdir)
     build()  # imports and first-call costs out of every timing below
-    build_s, _ = timed(build)
-    lint_s, report = timed(lambda: lint_paths([target], LintOptions(meta=False)))
-    if report.errors:
-        raise SystemExit(f"{target}: {report.errors[0].message}")
-    load_s, (loaded,) = timed(lambda: load_target(parse_target(target), meta=False))
-    built = build()
-    analysis_s, _ = timed(lambda: lint(built, loaded.example_inputs))
+    runs: dict[str, list[float]] = {"build": [], "lint": [], "load": [], "analysis": []}
+    for _ in range(max(repeat, 1)):
+        seconds, built = timed(build)
+        runs["build"].append(seconds)
+        seconds, report = timed(lambda: lint_paths([target], LintOptions(meta=False)))
+        runs["lint"].append(seconds)
+        if report.errors:
+            raise SystemExit(f"{target}: {report.errors[0].message}")
+        seconds, (loaded,) = timed(lambda: load_target(parse_target(target), meta=False))
+        runs["load"].append(seconds)
+        seconds, _ = timed(lambda: lint(built, loaded.example_inputs))
+        runs["analysis"].append(seconds)
+        del built
+    build_s, lint_s, load_s, analysis_s = (statistics.median(runs[k]) for k in ("build", "lint", "load", "analysis"))
     probe_s = None
     if probe:
         probe_s, _ = timed(lambda: run_probe(loaded.model, loaded.example_inputs, device="cpu"))
@@ -195,7 +207,7 @@ def _seconds(value: float | None, missing: str) -> str:
 def markdown(rows: list[Row], llama: dict[str, Any] | None, scaling: dict[str, dict[str, Any]], ww_note: str) -> str:
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} Linux, {os.cpu_count()} cores, CPU only, "
-        f"torch {torch.__version__}; seconds, one run each.",
+        f"torch {torch.__version__}; seconds: build, lint and analysis the median of interleaved runs, the rest one run.",
         "",
         "| model | parameters | build | lint (total) | lint after build | lint / build | analysis of the built model "
         "| probe (3 seeds) | weightwatcher analyze() | weightwatcher / analysis | weightwatcher / lint (total) | traced with |",
@@ -226,6 +238,7 @@ def markdown(rows: list[Row], llama: dict[str, Any] | None, scaling: dict[str, d
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--repeat", type=int, default=3, help="Runs of build, lint and analysis per model (medians).")
     parser.add_argument("--skip-probe", action="store_true")
     parser.add_argument("--skip-weightwatcher", action="store_true")
     parser.add_argument("--skip-70b", action="store_true")
@@ -243,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for name in args.models:
             print(f"measuring {name} ...", file=sys.stderr)
-            rows.append(measure(name, workdir, probe=not args.skip_probe, weightwatcher=not args.skip_weightwatcher))
+            rows.append(measure(name, workdir, probe=not args.skip_probe, weightwatcher=not args.skip_weightwatcher, repeat=args.repeat))
         llama = None if args.skip_70b else lint_in_subprocess(LLAMA_70B, workdir, "llama-70b")
         scaling = {}
         if not args.skip_scaling:
