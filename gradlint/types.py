@@ -176,11 +176,16 @@ class ParamStats:
     """``exact``, ``lanczos`` (a large matrix, a convolution's operator) or ``random-matrix estimate`` (meta device)."""
 
     @property
+    def finite(self) -> bool:
+        """Every element is finite: a NaN or ±inf would have reached the mean or E[w²] (False without values)."""
+        return math.isfinite(self.mean) and math.isfinite(self.mean_sq)
+
+    @property
     def std(self) -> float | None:
         """The standard deviation (unbiased, as ``Tensor.std``) from ``mean`` and ``mean_sq``; None where
         the mean carries most of E[w²] (the difference would lose its digits) or they are not finite."""
         count = math.prod(self.shape)
-        if count < 2 or not (math.isfinite(self.mean) and math.isfinite(self.mean_sq)) or self.mean**2 > 0.5 * self.mean_sq:
+        if count < 2 or not self.finite or self.mean**2 > 0.5 * self.mean_sq:
             return None
         return math.sqrt(max(self.mean_sq - self.mean**2, 0.0) * count / (count - 1))
 

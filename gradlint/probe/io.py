@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
 from gradlint.errors import GradlintError
+from gradlint.trace.shapes import map_tensors
 
 
 def protocol_inputs(example_inputs: Any, generator: torch.Generator, device: torch.device) -> Any:
@@ -19,12 +20,12 @@ def protocol_inputs(example_inputs: Any, generator: torch.Generator, device: tor
     moved, so a seed gives the same inputs on every device. Integer and bool tensors are
     kept (copied to ``device``); anything else passes through. The originals are not modified.
     """
-    return _map_tensors(example_inputs, lambda t: _randomize(t, generator, device))
+    return map_tensors(example_inputs, lambda t: _randomize(t, generator, device))
 
 
 def to_meta(example_inputs: Any) -> Any:
     """The same structure with every tensor on the meta device (for the memory estimate)."""
-    return _map_tensors(example_inputs, lambda t: t.to("meta"))
+    return map_tensors(example_inputs, lambda t: t.to("meta"))
 
 
 def _randomize(tensor: torch.Tensor, generator: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -32,18 +33,6 @@ def _randomize(tensor: torch.Tensor, generator: torch.Generator, device: torch.d
         return torch.randn(tuple(tensor.shape), generator=generator, dtype=tensor.dtype).to(device)
     # A copy even on the same device: a forward that edits its input in place must not reach the user's.
     return tensor.detach().to(device=device, copy=True)
-
-
-def _map_tensors(value: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
-    if isinstance(value, torch.Tensor):
-        return fn(value)
-    if isinstance(value, tuple) and hasattr(value, "_fields"):  # namedtuple
-        return type(value)(*(_map_tensors(v, fn) for v in value))
-    if isinstance(value, (tuple, list)):
-        return type(value)(_map_tensors(v, fn) for v in value)
-    if isinstance(value, Mapping):
-        return {k: _map_tensors(v, fn) for k, v in value.items()}
-    return value
 
 
 def call_model(model: nn.Module, inputs: Any) -> Any:

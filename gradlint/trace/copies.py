@@ -13,6 +13,8 @@ import copy
 import torch
 from torch import nn
 
+from gradlint.trace.shapes import map_tensors
+
 
 def shared_copy(model: nn.Module) -> nn.Module:
     memo: dict[int, object] = {id(p): p for p in model.parameters()}
@@ -29,10 +31,4 @@ def meta_copy(model: nn.Module) -> nn.Module:
 
 
 def to_meta(value: object) -> object:
-    if isinstance(value, torch.Tensor):
-        return torch.empty_like(value, device="meta")
-    if isinstance(value, tuple | list):
-        return type(value)(to_meta(v) for v in value)
-    if isinstance(value, dict):
-        return {k: to_meta(v) for k, v in value.items()}
-    return value
+    return map_tensors(value, lambda t: torch.empty_like(t, device="meta"))

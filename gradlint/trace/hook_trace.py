@@ -22,7 +22,7 @@ from torch.overrides import TorchFunctionMode
 from gradlint.trace import ops
 from gradlint.trace.builder import RawOp, safe_node_name
 from gradlint.trace.copies import shared_copy
-from gradlint.trace.shapes import ForwardFailure, first_tensor_meta, iter_tensors
+from gradlint.trace.shapes import ForwardFailure, first_tensor_meta, iter_tensors, map_tensors
 
 _IGNORED = frozenset({"__get__", "__set__", "__len__", "__bool__", "__index__", "__format__", "__repr__", "__hash__"})
 
@@ -162,7 +162,7 @@ def trace_hooks(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]:
             handles.append(module.register_forward_pre_hook(enter(path)))
             handles.append(module.register_forward_hook(leave(path), always_call=True))
     # the forward may change its inputs in place (``x.mul_(scale)``): the caller's are read again by the probe
-    example_inputs = [_private(value) for value in example_inputs]
+    example_inputs = [map_tensors(value, torch.Tensor.clone) for value in example_inputs]
     for index, value in enumerate(example_inputs):
         shape, dtype = first_tensor_meta(value)
         watcher.raw.append(RawOp(f"input_{index}", "placeholder", "placeholder", (), None, shape, dtype))
@@ -179,12 +179,3 @@ def trace_hooks(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]:
     watcher.raw.append(RawOp("output", "output", "output", watcher.refs(output)))
     return watcher.raw
 
-
-def _private(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.clone()
-    if isinstance(value, tuple | list):
-        return type(value)(_private(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _private(v) for k, v in value.items()}
-    return value

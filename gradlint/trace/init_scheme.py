@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from gradlint.trace import ops
+from gradlint.trace.shapes import all_finite
 from gradlint.types import InitCall, InitInfo, ParamStats
 
 _DEFAULT_A = math.sqrt(5)
@@ -104,8 +105,7 @@ def _scheme_from_values(weight: torch.Tensor, module: nn.Module | None, stats: P
     if known is not None:
         std = known
     else:
-        low, high = torch.aminmax(values)  # NaN and ±inf propagate: cheaper than isfinite(x).all()
-        if not (math.isfinite(float(low)) and math.isfinite(float(high))):
+        if not all_finite(values):
             return "unknown"
         std = float(values.std())
     if std == 0.0:

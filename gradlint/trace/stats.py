@@ -203,20 +203,6 @@ def _stats(
     return ParamStats(name, owner_path, shape, mean, mean_sq, blocks, norm, radius, source)
 
 
-def all_finite(tensor: torch.Tensor) -> bool:
-    """Whether no element is NaN or ±inf.
-
-    min and max propagate NaN, so two reductions answer it without the bool tensor of
-    ``isfinite(x).all()``, which is ~30× slower on a 38M-element embedding.
-    """
-    if tensor.numel() == 0:
-        return True
-    if tensor.is_complex():
-        return bool(torch.isfinite(tensor).all())
-    low, high = torch.aminmax(tensor.detach())
-    return math.isfinite(float(low)) and math.isfinite(float(high))
-
-
 def _spectral_norm(weight: torch.Tensor, owner: nn.Module, local: str, conv: ConvUse | None, tolerance: float) -> tuple[float, str]:
     # Only the convolution's own kernel is an operator over the input; a per-channel parameter beside it
     # (nfnet's ``gain``, shaped [out, 1, 1, 1]) is a matrix of one column.

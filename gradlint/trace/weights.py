@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from gradlint.trace.init_scheme import classify_init
-from gradlint.trace.stats import all_finite
+from gradlint.trace.shapes import all_finite
 from gradlint.types import InitCall, LayerNode, ParamStats, TensorHealth, WeightInfo
 
 
@@ -102,7 +102,7 @@ def tensor_health(model: nn.Module, params: Mapping[str, ParamStats] | None = No
         stats = params.get(name) if kind == "parameter" else None
         if tensor.device.type == "meta" or not (tensor.is_floating_point() or tensor.is_complex()):
             nan = inf = 0
-        elif stats is not None and math.isfinite(stats.mean) and math.isfinite(stats.mean_sq):
+        elif stats is not None and stats.finite:
             nan = inf = 0
         else:
             detached = tensor.detach()
