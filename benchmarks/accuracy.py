@@ -148,9 +148,7 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-def measure(
-    loaded: LoadedModel, estimator: Estimator | None, seeds: Sequence[int], device: str
-) -> ModelRow:
+def measure(loaded: LoadedModel, estimator: Estimator | None, seeds: Sequence[int], device: str) -> ModelRow:
     """Trace, estimate and probe one loaded model; failures are recorded on the row, not raised."""
     row = ModelRow(loaded.target)
     stage = "trace"
@@ -301,7 +299,9 @@ def print_model(row: ModelRow, out: TextIO, *, with_estimate: bool, every_weight
     if row.unmatched:
         notes.append(f"unmatched weights: {', '.join(row.unmatched[:4])}{' ...' if len(row.unmatched) > 4 else ''}")
     if row.uncertain:
-        notes.append(f"uncertain: {', '.join(f'{n} ({r})' for n, r in row.uncertain[:3])}{' ...' if len(row.uncertain) > 3 else ''}")
+        notes.append(
+            f"uncertain: {', '.join(f'{n} ({r})' for n, r in row.uncertain[:3])}{' ...' if len(row.uncertain) > 3 else ''}"
+        )
     if not row.agrees:
         notes.append(f"predicted: {row.predicted_reason}; probed: {row.probed_reason}")
     for note in notes:
@@ -310,15 +310,23 @@ def print_model(row: ModelRow, out: TextIO, *, with_estimate: bool, every_weight
         for w in row.weights:
             err = _num(w.error, 2) if w.error is not None else w.status
             band = f"  band [{w.band[0]:+.2f}, {w.band[1]:+.2f}]" if w.band else ""
-            print(f"{'':6s}{w.name:50s} pred {_val(w.predicted):>10s}  probe {_val(w.probed):>10s}  |err| {err}{band}", file=out)
+            print(
+                f"{'':6s}{w.name:50s} pred {_val(w.predicted):>10s}  probe {_val(w.probed):>10s}  |err| {err}{band}",
+                file=out,
+            )
 
 
-def print_summary(summary: Summary, rows: Sequence[ModelRow], out: TextIO, *, with_estimate: bool, wall_s: float) -> None:
+def print_summary(
+    summary: Summary, rows: Sequence[ModelRow], out: TextIO, *, with_estimate: bool, wall_s: float
+) -> None:
     print("", file=out)
     measured = [r for r in rows if r.error is None]
     probe_s = sum(r.probe_s for r in measured)
     estimate_s = sum(r.estimate_s for r in measured)
-    print(f"models: {summary.models} ({summary.failed} failed)   wall {wall_s:.1f}s (probe {probe_s:.1f}s, estimate {estimate_s:.1f}s)", file=out)
+    print(
+        f"models: {summary.models} ({summary.failed} failed)   wall {wall_s:.1f}s (probe {probe_s:.1f}s, estimate {estimate_s:.1f}s)",
+        file=out,
+    )
     counts = {v: sum(r.probed_verdict == v for r in measured) for v in ("ok", "vanishing", "exploding")}
     print("probed verdicts: " + ", ".join(f"{k} {v}" for k, v in counts.items()), file=out)
     if not with_estimate:
@@ -329,7 +337,10 @@ def print_summary(summary: Summary, rows: Sequence[ModelRow], out: TextIO, *, wi
         file=out,
     )
     agree = sum(r.agrees for r in measured)
-    print(f"verdict agreement: {agree}/{len(measured)} = {_pct(summary.agreement)} (target >= {AGREEMENT_TARGET:.0%})", file=out)
+    print(
+        f"verdict agreement: {agree}/{len(measured)} = {_pct(summary.agreement)} (target >= {AGREEMENT_TARGET:.0%})",
+        file=out,
+    )
     b = summary.blocked
     print(
         f"blocked weights: {b['both-blocked']} predicted and probed blocked, {b['missed-block']} probed blocked but "
@@ -378,7 +389,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", default="1,2,3", help="probe seeds (default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="probe device (default: %(default)s)")
     parser.add_argument(
-        "--threads", type=int, default=1, help="torch CPU threads; small models run fastest on one (default: %(default)s)"
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads; small models run fastest on one (default: %(default)s)",
     )
     parser.add_argument("--debug", action="store_true", help="print the traceback of a model that fails")
     args = parser.parse_args(argv)

@@ -231,7 +231,9 @@ def markdown(rows: list[Row], llama: dict[str, Any] | None, scaling: dict[str, d
     if scaling:
         lines += ["", "| GPT-2 size, `--meta` | parameters | lint wall | peak RSS |", "|---|---:|---:|---:|"]
         for label, result in scaling.items():
-            lines.append(f"| {label} | {result['parameters'] / 1e6:.0f} M | {result['wall_s']:.1f} s | {result['peak_rss_gb']:.2f} GB |")
+            lines.append(
+                f"| {label} | {result['parameters'] / 1e6:.0f} M | {result['wall_s']:.1f} s | {result['peak_rss_gb']:.2f} GB |"
+            )
     return "\n".join(lines)
 
 
@@ -248,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     define_torchvision_schemas()
     try:
         import weightwatcher  # noqa: F401
+
         ww_note = "skipped"
     except ImportError:
         ww_note = "not installed"
@@ -256,7 +259,15 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for name in args.models:
             print(f"measuring {name} ...", file=sys.stderr)
-            rows.append(measure(name, workdir, probe=not args.skip_probe, weightwatcher=not args.skip_weightwatcher, repeat=args.repeat))
+            rows.append(
+                measure(
+                    name,
+                    workdir,
+                    probe=not args.skip_probe,
+                    weightwatcher=not args.skip_weightwatcher,
+                    repeat=args.repeat,
+                )
+            )
         llama = None if args.skip_70b else lint_in_subprocess(LLAMA_70B, workdir, "llama-70b")
         scaling = {}
         if not args.skip_scaling:
@@ -266,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown(rows, llama, scaling, ww_note))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({"models": [asdict(r) for r in rows], "llama_70b": llama, "gpt2_scaling": scaling}, handle, indent=2)
+            json.dump(
+                {"models": [asdict(r) for r in rows], "llama_70b": llama, "gpt2_scaling": scaling}, handle, indent=2
+            )
     return 0
 
 

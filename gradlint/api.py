@@ -14,14 +14,14 @@ import torch
 from torch import nn
 
 from gradlint.engine import run_rules
-from gradlint.estimate import estimate
 from gradlint.errors import GradlintError, UsageError
+from gradlint.estimate import estimate
 from gradlint.load import TargetSpec, expand_targets, load_target
 from gradlint.load.targets import imports_torch, parse_target
 from gradlint.probe import confirm_findings, probe
 from gradlint.registry import Rule, select_rules
-from gradlint.trace import trace_model
 from gradlint.suppress import is_suppressed
+from gradlint.trace import trace_model
 from gradlint.types import (
     Finding,
     InputSpec,

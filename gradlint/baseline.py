@@ -117,8 +117,14 @@ def baseline_document(report: Report, root: str) -> dict[str, Any]:
     return {
         "gradlint_baseline": BASELINE_VERSION,
         "findings": [
-            {"file": f, "model": m, "code": c, "module": mod or None, "count": counts[(f, m, c, mod)],
-             "message": messages[(f, m, c, mod)]}
+            {
+                "file": f,
+                "model": m,
+                "code": c,
+                "module": mod or None,
+                "count": counts[(f, m, c, mod)],
+                "message": messages[(f, m, c, mod)],
+            }
             for f, m, c, mod in sorted(counts)
         ],
     }

@@ -79,30 +79,101 @@ _POSITIVE = click.FloatRange(min=0, min_open=True)
 
 @cli.command("check")
 @click.argument("targets", nargs=-1, required=True)
-@click.option("--format", "output_format", type=click.Choice(FORMATS), help="Output format (default: text, or output-format in [tool.gradlint]).")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    help="Output format (default: text, or output-format in [tool.gradlint]).",
+)
 @click.option("--output-file", "-o", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Read settings from this file only (a pyproject.toml or gradlint.toml).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="Read settings from this file only (a pyproject.toml or gradlint.toml).",
+)
 @click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
-@click.option("--select", multiple=True, help="Rule codes, prefixes (GL1), names or ALL to enable (comma-separated or repeated); replaces the config's selection.")
+@click.option(
+    "--select",
+    multiple=True,
+    help="Rule codes, prefixes (GL1), names or ALL to enable (comma-separated or repeated); replaces the config's selection.",
+)
 @click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
 @click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable on top of the selection.")
-@click.option("--input-shape", multiple=True, metavar="SHAPE", help="Shape of one forward argument, e.g. 8,3,32,32 (repeat per argument).")
-@click.option("--input-dtype", default=None, help="dtype of --input-shape inputs (float32, float16, int64 ...) [default: float32].")
-@click.option("--fail-on", type=click.Choice(SEVERITIES), help="Exit 1 when a finding is at or above this severity (default: info, or fail-on in [tool.gradlint]).")
-@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings (errors loading a target still exit 2).")
+@click.option(
+    "--input-shape",
+    multiple=True,
+    metavar="SHAPE",
+    help="Shape of one forward argument, e.g. 8,3,32,32 (repeat per argument).",
+)
+@click.option(
+    "--input-dtype",
+    default=None,
+    help="dtype of --input-shape inputs (float32, float16, int64 ...) [default: float32].",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITIES),
+    help="Exit 1 when a finding is at or above this severity (default: info, or fail-on in [tool.gradlint]).",
+)
+@click.option(
+    "--exit-zero", is_flag=True, help="Exit 0 even when there are findings (errors loading a target still exit 2)."
+)
 @click.option("--statistics", is_flag=True, help="Show how many findings each rule has instead of the findings.")
-@click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False), help="Leave out the findings recorded in this baseline file.")
-@click.option("--write-baseline", "write_baseline_file", type=click.Path(dir_okay=False), help="Record every current finding in this file and exit 0.")
-@click.option("--skip-no-model", is_flag=True, help="Skip named files that import no torch or hold no model, quietly (for pre-commit).")
-@click.option("--probe/--no-probe", default=None, help="Also measure gradients (the reference protocol) and mark findings confirmed or refuted (default: probe in [tool.gradlint], else off).")
-@click.option("--meta/--no-meta", default=None, help="Build the model on the meta device: no weight values, statistics from the recorded init calls (default: only when the weights would not fit in memory; --no-meta: never). Not with --probe.")
-@click.option("--device", callback=_check_device, help="Where the probe runs: auto, cpu, cuda or cuda:N [default: auto].")
-@click.option("--probe-seeds", metavar="1,2,3", help="Seeds of the probe; the median over them is reported [default: 1,2,3].")
-@click.option("--probe-steps", type=click.IntRange(min=0), help="Also train a copy for N steps and report whether the loss diverges [default: 0].")
+@click.option(
+    "--baseline",
+    "baseline_file",
+    type=click.Path(dir_okay=False),
+    help="Leave out the findings recorded in this baseline file.",
+)
+@click.option(
+    "--write-baseline",
+    "write_baseline_file",
+    type=click.Path(dir_okay=False),
+    help="Record every current finding in this file and exit 0.",
+)
+@click.option(
+    "--skip-no-model",
+    is_flag=True,
+    help="Skip named files that import no torch or hold no model, quietly (for pre-commit).",
+)
+@click.option(
+    "--probe/--no-probe",
+    default=None,
+    help="Also measure gradients (the reference protocol) and mark findings confirmed or refuted (default: probe in [tool.gradlint], else off).",
+)
+@click.option(
+    "--meta/--no-meta",
+    default=None,
+    help="Build the model on the meta device: no weight values, statistics from the recorded init calls (default: only when the weights would not fit in memory; --no-meta: never). Not with --probe.",
+)
+@click.option(
+    "--device", callback=_check_device, help="Where the probe runs: auto, cpu, cuda or cuda:N [default: auto]."
+)
+@click.option(
+    "--probe-seeds", metavar="1,2,3", help="Seeds of the probe; the median over them is reported [default: 1,2,3]."
+)
+@click.option(
+    "--probe-steps",
+    type=click.IntRange(min=0),
+    help="Also train a copy for N steps and report whether the loss diverges [default: 0].",
+)
 @click.option("--lr", type=_POSITIVE, help="Learning rate for --probe-steps [default: 0.001].")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS, case_sensitive=False), help="Optimizer for --probe-steps [default: sgd].")
-@click.option("--probe-timeout", type=_POSITIVE, metavar="SECONDS", help="Give up on a model's probe after this many seconds.")
-@click.option("--plot", "plot_file", type=click.Path(dir_okay=False), metavar="FILE", help="Also draw the gradient-flow picture: FILE.html (a self-contained page), .png or .svg (needs gradlint[plot]; one file per model).")
+@click.option(
+    "--optimizer",
+    type=click.Choice(OPTIMIZERS, case_sensitive=False),
+    help="Optimizer for --probe-steps [default: sgd].",
+)
+@click.option(
+    "--probe-timeout", type=_POSITIVE, metavar="SECONDS", help="Give up on a model's probe after this many seconds."
+)
+@click.option(
+    "--plot",
+    "plot_file",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Also draw the gradient-flow picture: FILE.html (a self-contained page), .png or .svg (needs gradlint[plot]; one file per model).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Only findings: no layer table, no fixes, no summary, no progress.")
 @click.option("--no-color", is_flag=True, help="No colour (also: the NO_COLOR environment variable).")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")

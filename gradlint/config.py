@@ -345,7 +345,11 @@ class _Reader:
     def seeds(self, value: Any, key: str) -> tuple[int, ...]:
         if isinstance(value, str):
             return parse_seeds(value, f"{self.path}: [tool.gradlint] {key}")
-        if not isinstance(value, list) or not value or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        ):
             self.fail(key, f"expected a non-empty list of integers, got {value!r}")
         return tuple(value)
 
@@ -360,7 +364,11 @@ class _Reader:
         for shape in value:
             if isinstance(shape, str):
                 shapes.append(parse_shape(shape, f"{self.path}: [tool.gradlint] {key}"))
-            elif isinstance(shape, list) and shape and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+            elif (
+                isinstance(shape, list)
+                and shape
+                and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
+            ):
                 shapes.append(tuple(shape))
             else:
                 self.fail(key, f"expected a shape of positive integers such as [8, 3, 32, 32], got {shape!r}")
@@ -425,7 +433,9 @@ def _folder_of(path: str) -> str:
 class Settings:
     """Configuration for one run: which file applies to which target, merged with the overrides."""
 
-    def __init__(self, overrides: Overrides = Overrides(), *, config_file: str | None = None, isolated: bool = False) -> None:
+    def __init__(
+        self, overrides: Overrides = Overrides(), *, config_file: str | None = None, isolated: bool = False
+    ) -> None:
         if config_file is not None and isolated:
             raise UsageError("--config and --isolated cannot be used together")
         self.overrides = overrides
@@ -534,4 +544,4 @@ def _layered_rules(config: Config, overrides: Overrides) -> tuple[Rule, ...]:
         enabled = codes(overrides.select)
     enabled |= codes(overrides.extend_select)
     enabled -= codes(overrides.ignore)
-    return tuple(rule for rule in select_rules(['ALL']) if rule.code in enabled)
+    return tuple(rule for rule in select_rules(["ALL"]) if rule.code in enabled)

@@ -40,7 +40,11 @@ def failing_findings(report: Report, fail_on: str | Severity = "info") -> tuple[
 
 def concise_line(finding: Finding) -> str:
     """``path:line:col: CODE [severity] module: message`` as the concise text format writes it."""
-    where = f"{display_path(finding.location.path)}:{finding.location.line}:{finding.location.col}: " if finding.location else ""
+    where = (
+        f"{display_path(finding.location.path)}:{finding.location.line}:{finding.location.col}: "
+        if finding.location
+        else ""
+    )
     module = f"{finding.module}: " if finding.module else ""
     return f"{where}{finding.code} [{finding.severity.value}] {module}{finding.message}{probe_outcome(finding)}"
 

@@ -8,7 +8,6 @@ Nothing here holds a reference to the user's model except ``LoadedModel``.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum

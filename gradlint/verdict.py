@@ -139,6 +139,5 @@ class _Stats:
 
 def _span_text(stats: _Stats) -> str:
     return (
-        f"{stats.span:.2f} ({stats.first_weight} {stats.first_value:.2f}, "
-        f"{stats.last_weight} {stats.last_value:.2f})"
+        f"{stats.span:.2f} ({stats.first_weight} {stats.first_value:.2f}, {stats.last_weight} {stats.last_value:.2f})"
     )

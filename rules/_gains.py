@@ -90,7 +90,9 @@ def recommended_init(activation: LayerNode, depth: int = 1, q_in: float = 1.0) -
     signal, so it is solved for ``depth`` layers fed a second moment ``q_in``."""
     name = activation.activation or "identity"
     if name in RELU_LIKE:
-        return RecommendedInit('nn.init.kaiming_normal_(module.weight, nonlinearity="relu")', 2.0, "He (kaiming_normal_, relu)")
+        return RecommendedInit(
+            'nn.init.kaiming_normal_(module.weight, nonlinearity="relu")', 2.0, "He (kaiming_normal_, relu)"
+        )
     if name in LEAKY:
         slope = _slope(activation)
         return RecommendedInit(
@@ -100,7 +102,9 @@ def recommended_init(activation: LayerNode, depth: int = 1, q_in: float = 1.0) -
         )
     if name == "selu" or name in TANH_LIKE:
         # LeCun normal: SELU's self-normalising fixed point; for tanh σ_w² = 1 is the edge of chaos
-        return RecommendedInit('nn.init.kaiming_normal_(module.weight, nonlinearity="linear")', 1.0, "LeCun (kaiming_normal_, linear)")
+        return RecommendedInit(
+            'nn.init.kaiming_normal_(module.weight, nonlinearity="linear")', 1.0, "LeCun (kaiming_normal_, linear)"
+        )
     if name in SIGMOID_LIKE or name == "identity":
         return None
     gain_sq = critical_scale(activation, depth, q_in)

@@ -10,7 +10,14 @@ from gradlint.estimate.context import parameter_behind
 from gradlint.types import ModelGraph, ParamStats, Severity
 from gradlint.verdict import Verdict
 
-_NONLINEARITY = {"relu": "relu", "relu6": "relu", "leaky_relu": "leaky_relu", "tanh": "tanh", "sigmoid": "sigmoid", "selu": "selu"}
+_NONLINEARITY = {
+    "relu": "relu",
+    "relu6": "relu",
+    "leaky_relu": "leaky_relu",
+    "tanh": "tanh",
+    "sigmoid": "sigmoid",
+    "selu": "selu",
+}
 
 
 def contributing_layers(graph: ModelGraph, estimates: Estimates, *, growing: bool, count: int = 3) -> list[str]:
@@ -102,5 +109,9 @@ def verdict_evidence(found: Verdict, layers: list[str], after: Verdict, extreme:
         "first_weight": found.first_weight,
         "last_weight": found.last_weight,
         "layers": layers,
-        "after_fix": {"verdict": after.verdict, f"{extreme}_log10_grad_rms": getattr(after, f"{extreme}_value"), "span_log10": after.span},
+        "after_fix": {
+            "verdict": after.verdict,
+            f"{extreme}_log10_grad_rms": getattr(after, f"{extreme}_value"),
+            "span_log10": after.span,
+        },
     }

@@ -57,7 +57,9 @@ class View:
         source = self.input_node(node)
         if found is None or not found.backward_gain or source is None or source.shape is None or node.shape is None:
             return None
-        return math.log10(found.backward_gain) + 0.5 * math.log10(math.prod(source.shape) / max(math.prod(node.shape), 1))
+        return math.log10(found.backward_gain) + 0.5 * math.log10(
+            math.prod(source.shape) / max(math.prod(node.shape), 1)
+        )
 
     def input_node(self, node: LayerNode, index: int = 0) -> LayerNode | None:
         return self.by_name.get(node.inputs[index]) if index < len(node.inputs) else None
@@ -86,7 +88,9 @@ class View:
             if current.role in WEIGHT_ROLES and current.op == "call_module":
                 return current, crossed
             passes = current.role in through or (
-                current.role == "normalization" and (current.module_type or "").startswith(norm_types) and bool(norm_types)
+                current.role == "normalization"
+                and (current.module_type or "").startswith(norm_types)
+                and bool(norm_types)
             )
             if not passes or not current.inputs:
                 break
@@ -113,7 +117,6 @@ class View:
                 links.append(crossed[::-1])
             runs.append(Chain(tuple(run[::-1]), tuple(tuple(c) for c in links[::-1])))
         return sorted(runs, key=lambda c: len(c.layers), reverse=True)
-
 
     def stream_input(self, add: LayerNode) -> tuple[int, LayerNode] | None:
         """(input index, node) of the residual add that ``add`` continues, through activations and reshapes only."""
@@ -198,12 +201,6 @@ def fan_in(node: LayerNode, weight: ParamStats) -> int:
     if "in_features" in node.attrs:
         return int(node.attrs["in_features"])  # also right for transformers' Conv1D, stored (in, out)
     return max(math.prod(weight.shape[1:]), 1) if len(weight.shape) >= 2 else 1
-
-
-
-
-
-
 
 
 def width(node: LayerNode) -> int | None:

@@ -13,8 +13,29 @@ from gradlint.types import LayerNode
 
 #: Ops that only move or view values: an eps added before them still protects the op after them.
 VIEWS = frozenset(
-    {"view", "reshape", "_unsafe_view", "flatten", "unsqueeze", "squeeze", "expand", "expand_as", "permute", "transpose",
-     "contiguous", "clone", "to", "float", "double", "half", "type_as", "alias", "getitem", "select", "slice"}
+    {
+        "view",
+        "reshape",
+        "_unsafe_view",
+        "flatten",
+        "unsqueeze",
+        "squeeze",
+        "expand",
+        "expand_as",
+        "permute",
+        "transpose",
+        "contiguous",
+        "clone",
+        "to",
+        "float",
+        "double",
+        "half",
+        "type_as",
+        "alias",
+        "getitem",
+        "select",
+        "slice",
+    }
 )
 DIVIDE = frozenset({"truediv", "div", "__truediv__", "div_", "true_divide"})
 NORMS = frozenset({"norm", "linalg_vector_norm", "linalg_norm", "frobenius_norm", "vector_norm", "std"})

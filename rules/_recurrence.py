@@ -92,13 +92,13 @@ def rnn_recurrences(view: View) -> list[Recurrence]:
                 size_in = w_ih.shape[1]
                 q_in = q_x if layer == 0 else q_h
                 bias = sum(
-                    b.mean_sq for b in (view.param(node.module, f"bias_{k}_l{layer}{suffix}") for k in ("ih", "hh")) if b is not None
+                    b.mean_sq
+                    for b in (view.param(node.module, f"bias_{k}_l{layer}{suffix}") for k in ("ih", "hh"))
+                    if b is not None
                 )
                 pre_q = size_in * w_ih.mean_sq * q_in + hidden * w_hh.mean_sq * q_h + bias
                 _, _, slope_sq = expect(fn, 0.0, pre_q)
-                found.append(
-                    Recurrence(node, w_hh, w_hh.name, hidden, steps, nonlinearity, slope_sq, pre_q)
-                )
+                found.append(Recurrence(node, w_hh, w_hh.name, hidden, steps, nonlinearity, slope_sq, pre_q))
     return found
 
 
@@ -127,7 +127,16 @@ def loop_recurrences(view: View) -> list[Recurrence]:
         _, _, slope_sq = expect(fn, 0.0, pre * pre)
         out = int(nodes[0].attrs.get("out_features", weight.shape[0]))
         found.append(
-            Recurrence(nodes[0], weight, f"{module} (applied {len(nodes)} times)", out, len(nodes), activation.activation, slope_sq, pre * pre)
+            Recurrence(
+                nodes[0],
+                weight,
+                f"{module} (applied {len(nodes)} times)",
+                out,
+                len(nodes),
+                activation.activation,
+                slope_sq,
+                pre * pre,
+            )
         )
     return found
 

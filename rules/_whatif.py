@@ -21,7 +21,9 @@ from gradlint.types import LayerNode, ModelGraph, ParamStats, frozen_mapping
 Moments = Mapping[str, tuple[float, float]]
 
 
-def with_params(graph: ModelGraph, moments: Moments, blocks: Mapping[str, tuple[tuple[float, float], ...]] | None = None) -> ModelGraph:
+def with_params(
+    graph: ModelGraph, moments: Moments, blocks: Mapping[str, tuple[tuple[float, float], ...]] | None = None
+) -> ModelGraph:
     """``graph`` with the named parameters' statistics replaced (spectral values scaled along with the RMS)."""
     params = dict(graph.params)
     for name, (mean, mean_sq) in moments.items():
@@ -35,7 +37,9 @@ def with_params(graph: ModelGraph, moments: Moments, blocks: Mapping[str, tuple[
             mean_sq=mean_sq,
             blocks=tuple((mean, mean_sq) for _ in old.blocks),
             spectral_norm=old.spectral_norm * ratio if ratio is not None and old.spectral_norm is not None else None,
-            spectral_radius=old.spectral_radius * ratio if ratio is not None and old.spectral_radius is not None else None,
+            spectral_radius=old.spectral_radius * ratio
+            if ratio is not None and old.spectral_radius is not None
+            else None,
         )
     for name, new_blocks in (blocks or {}).items():
         old = params.get(name)

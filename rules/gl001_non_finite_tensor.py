@@ -47,12 +47,16 @@ def check(graph: ModelGraph, estimates: Any) -> Iterator[Hit]:
         bad = tensor.nan + tensor.inf
         if not bad:
             continue
-        what = " and ".join(part for part in (f"{tensor.nan} NaN" if tensor.nan else "", f"{tensor.inf} Inf" if tensor.inf else "") if part)
+        what = " and ".join(
+            part
+            for part in (f"{tensor.nan} NaN" if tensor.nan else "", f"{tensor.inf} Inf" if tensor.inf else "")
+            if part
+        )
         owner = graph.module_types.get(tensor.module, "module")
         if tensor.kind == "parameter":
             fix = Fix(
                 f"re-initialise `{tensor.name}` with a finite init, or reload it from a checkpoint you have checked",
-                f"nn.init.kaiming_uniform_(model.get_parameter({tensor.name!r}), nonlinearity=\"relu\")"
+                f'nn.init.kaiming_uniform_(model.get_parameter({tensor.name!r}), nonlinearity="relu")'
                 if tensor.name.endswith("weight")
                 else f"nn.init.zeros_(model.get_parameter({tensor.name!r}))",
             )
@@ -65,12 +69,14 @@ def check(graph: ModelGraph, estimates: Any) -> Iterator[Hit]:
             message=f"{tensor.kind} `{tensor.name}` of this {owner} holds {what} of {tensor.numel} values",
             module=tensor.module,
             fix=fix,
-            evidence=frozen_mapping({"tensor": tensor.name, "nan": tensor.nan, "inf": tensor.inf, "numel": tensor.numel}),
+            evidence=frozen_mapping(
+                {"tensor": tensor.name, "nan": tensor.nan, "inf": tensor.inf, "numel": tensor.numel}
+            ),
         )
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -81,11 +87,11 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.fc(x)
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -98,8 +104,8 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.fc(x)
-''',
-    '''
+""",
+    """
 import torch
 from torch import nn
 
@@ -112,5 +118,5 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.bn(self.fc(x))
-''',
+""",
 ]

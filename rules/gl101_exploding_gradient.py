@@ -32,9 +32,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gradlint.estimate import Estimates, estimate
-from gradlint.rules._whatif import with_critical_init
 from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._gradients import contributing_layers, gain_severity, init_fix_code, uncertainty_note, verdict_evidence
+from gradlint.rules._gradients import (
+    contributing_layers,
+    gain_severity,
+    init_fix_code,
+    uncertainty_note,
+    verdict_evidence,
+)
+from gradlint.rules._whatif import with_critical_init
 from gradlint.types import Severity, frozen_mapping
 
 CODE = "GL101"
@@ -76,7 +82,7 @@ def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -92,11 +98,11 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.net(x)
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -112,5 +118,5 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.net(x)
-''',
+""",
 ]

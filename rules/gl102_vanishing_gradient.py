@@ -40,7 +40,14 @@ from collections.abc import Iterator
 
 from gradlint.estimate import Estimates, estimate
 from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._gradients import contributing_layers, gain_severity, init_fix_code, small_gates, uncertainty_note, verdict_evidence
+from gradlint.rules._gradients import (
+    contributing_layers,
+    gain_severity,
+    init_fix_code,
+    small_gates,
+    uncertainty_note,
+    verdict_evidence,
+)
 from gradlint.rules._whatif import with_critical_init, with_params
 from gradlint.types import Severity, frozen_mapping
 
@@ -64,7 +71,9 @@ def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
     worst = next(w for w in estimates.weights if w.name == found.min_weight)
     span = found.span or 0.0
     last = next((w for w in estimates.weights if w.name == found.last_weight), None)
-    drop = (found.min_value or 0.0) - (last.log10_grad_rms if last is not None and last.log10_grad_rms is not None else 0.0)
+    drop = (found.min_value or 0.0) - (
+        last.log10_grad_rms if last is not None and last.log10_grad_rms is not None else 0.0
+    )
     severe = span <= -ERROR_ORDERS or drop <= -ERROR_ORDERS
     layers = contributing_layers(graph, estimates, growing=False)
     after = estimate(with_critical_init(graph)).verdict
@@ -100,7 +109,7 @@ def _gated_by_design(graph: ModelGraph) -> bool:
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -124,8 +133,8 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.head(self.blocks(self.embed(x)))
-''',
-    '''
+""",
+    """
 import torch
 from torch import nn
 
@@ -142,11 +151,11 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.net(x)
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -160,8 +169,8 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.net(x)
-''',
-    '''
+""",
+    """
 import torch
 from torch import nn
 
@@ -175,5 +184,5 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.net(x)
-''',
+""",
 ]

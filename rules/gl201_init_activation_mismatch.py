@@ -171,7 +171,7 @@ def _rounded(values: list[float]) -> list[float]:
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -187,8 +187,8 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.net(x)
-''',
-    '''
+""",
+    """
 import torch
 from torch import nn
 
@@ -199,11 +199,11 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.net(x)
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -217,8 +217,8 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.net(x)
-''',
-    '''
+""",
+    """
 import torch
 from torch import nn
 
@@ -234,8 +234,8 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.net(x)
-''',
-    '''
+""",
+    """
 import torch
 from torch import nn
 
@@ -251,5 +251,5 @@ class Encoder(nn.Module):
         return self.net(x).mean(dim=-1)
 
 EXAMPLE_INPUTS = (torch.randn(8, 16, 32),)
-''',
+""",
 ]

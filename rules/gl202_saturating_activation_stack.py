@@ -74,7 +74,9 @@ def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
     view = View(graph, estimates)
     for chain in view.chains():
         gains = chain_gains(view, chain)
-        saturated = [g for g in gains if g.activation.activation in BOUNDED_ACTIVATIONS and g.slope_sq < SATURATED_SLOPE_SQ]
+        saturated = [
+            g for g in gains if g.activation.activation in BOUNDED_ACTIVATIONS and g.slope_sq < SATURATED_SLOPE_SQ
+        ]
         if len(saturated) < MIN_SATURATED:
             continue
         total = sum(g.log10_norm for g in gains)
@@ -106,7 +108,10 @@ def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
             severity=Severity.ERROR if total <= -ERROR_ORDERS else Severity.WARNING,
             evidence=frozen_mapping(
                 {
-                    "activations": [g.activation.module if g.activation.op == "call_module" else g.activation.name for g in saturated],
+                    "activations": [
+                        g.activation.module if g.activation.op == "call_module" else g.activation.name
+                        for g in saturated
+                    ],
                     "slope_sq": [float(f"{s:.4g}") for s in slopes],
                     "pre_activation_variance": [float(f"{g.pre_q:.4g}") for g in saturated],
                     "log10_norm_gain": round(total, 3),
@@ -142,7 +147,7 @@ def _after_fix(graph: ModelGraph, chain: Chain, activations: set[str]) -> Estima
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -159,11 +164,11 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.net(x)
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -177,8 +182,8 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.net(x)
-''',
-    '''
+""",
+    """
 import torch
 from torch import nn
 
@@ -194,5 +199,5 @@ class Net(nn.Module):
         for layer in self.layers:
             x = torch.sigmoid(layer(x))
         return self.out(x)
-''',
+""",
 ]

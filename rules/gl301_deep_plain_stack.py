@@ -130,7 +130,7 @@ def _snippet(convolutional: bool, size: int) -> str:
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -151,8 +151,8 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.head(self.blocks(x))
-''',
-    '''
+""",
+    """
 import torch
 from torch import nn
 
@@ -168,11 +168,11 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.net(x)
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -188,5 +188,5 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.net(x)
-''',
+""",
 ]

@@ -128,7 +128,7 @@ def _snippet(convolutional: bool, size: int) -> str:
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -151,11 +151,11 @@ class Net(nn.Module):
         return self.head(self.blocks(x))
 
 EXAMPLE_INPUTS = (torch.randn(16, 64),)
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -171,5 +171,5 @@ class Net(nn.Module):
         return self.net(x)
 
 EXAMPLE_INPUTS = (torch.randn(16, 64),)
-''',
+""",
 ]

@@ -88,7 +88,9 @@ def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
         end = view.forward_rms(stream.adds[-1].name)
         forward = math.log10(end / start) if start and end else None
         nodes = [_branch_nodes(view, stream, i) for i in range(blocks)]
-        if any(view.node_estimates[n.name].uncertain for block in nodes for n in block if n.name in view.node_estimates):
+        if any(
+            view.node_estimates[n.name].uncertain for block in nodes for n in block if n.name in view.node_estimates
+        ):
             continue  # an op the estimator has no rule for sits in a branch: its growth is a guess
         branches = [[n for n in block if n.op == "call_module" and n.role in WEIGHT_ROLES] for block in nodes]
         m = max(1, round(sum(len(b) for b in branches) / blocks))
@@ -160,7 +162,9 @@ def _branch_nodes(view: View, stream: Stream, index: int) -> list[LayerNode]:
     if index:
         floor = order[stream.adds[index - 1].name]
     else:
-        inside = [order[n.name] for n in view.graph.nodes if add.module and (n.module or "").startswith(add.module + ".")]
+        inside = [
+            order[n.name] for n in view.graph.nodes if add.module and (n.module or "").startswith(add.module + ".")
+        ]
         floor = min(inside, default=order.get(stop, 0))
     adds = {a.name for a in stream.adds}
     found, seen = [], set()
@@ -226,7 +230,7 @@ def _fix(norms: list[LayerNode], blocks: int, m: int, factor: float) -> Fix:
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -248,11 +252,11 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.head(self.blocks(x))
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -275,5 +279,5 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.head(self.blocks(x))
-''',
+""",
 ]

@@ -160,8 +160,7 @@ def _snippet(torch_layer: str | None, count: int, alpha: float, beta: float) -> 
         else "# Pre-LN block\nx = x + self.attn(self.norm1(x))\nx = x + self.mlp(self.norm2(x))\n"
     )
     return (
-        pre_ln
-        + f"\n# or DeepNorm (Wang et al. 2022), N = {count}\n"
+        pre_ln + f"\n# or DeepNorm (Wang et al. 2022), N = {count}\n"
         f"alpha, beta = (2 * {count}) ** 0.25, (8 * {count}) ** -0.25  # {alpha:.3g}, {beta:.3g}\n"
         "x = self.norm1(alpha * x + self.attn(x))  # and nn.init.xavier_normal_(w, gain=beta) on v/out/FFN weights\n"
         "\n# or learning-rate warm-up\n"
@@ -170,7 +169,7 @@ def _snippet(torch_layer: str | None, count: int, alpha: float, beta: float) -> 
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -185,11 +184,11 @@ class Net(nn.Module):
         return self.head(self.encoder(x))
 
 EXAMPLE_INPUTS = (torch.randn(4, 16, 64),)
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -204,5 +203,5 @@ class Net(nn.Module):
         return self.head(self.encoder(x))
 
 EXAMPLE_INPUTS = (torch.randn(4, 16, 64),)
-''',
+""",
 ]

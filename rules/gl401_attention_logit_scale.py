@@ -163,10 +163,14 @@ def _multihead(view: View, node: LayerNode) -> Iterator[Hit]:
         f"nn.init.xavier_uniform_(model.get_submodule({node.module!r}).in_proj_weight)\n\n" + QK_NORM_FIX,
     )
     why = f"the q and k projections give E[q²] = {q_sq:.3g}, E[k²] = {k_sq:.3g}"
-    yield _hit(view, node, why, std, keys, embed // heads, fix, {"change": "q, k projections scaled to unit RMS", **after})
+    yield _hit(
+        view, node, why, std, keys, embed // heads, fix, {"change": "q, k projections scaled to unit RMS", **after}
+    )
 
 
-def _hit(view: View, node: LayerNode, why: str, std: float, keys: int, head_dim: int, fix: Fix, after: dict[str, Any] | None) -> Hit:
+def _hit(
+    view: View, node: LayerNode, why: str, std: float, keys: int, head_dim: int, fix: Fix, after: dict[str, Any] | None
+) -> Hit:
     share = concentration(std * std, max(keys, 1), False) if keys > 1 else 1.0
     flat = 1 / max(keys, 1)
     if std >= 1.0:
@@ -275,7 +279,9 @@ def _projection(view: View, node: LayerNode) -> LayerNode | None:
     return None
 
 
-def _after_projections(view: View, projections: tuple[LayerNode | None, LayerNode | None], std: float, target: float) -> dict[str, Any] | None:
+def _after_projections(
+    view: View, projections: tuple[LayerNode | None, LayerNode | None], std: float, target: float
+) -> dict[str, Any] | None:
     """Re-estimate with q's and k's projections scaled so the logit std becomes ``target``; None when they are one
     fused layer (scaling it would scale v too)."""
     q_layer, k_layer = projections
@@ -301,7 +307,7 @@ def _sequence_length(view: View, node: LayerNode) -> int:
 
 
 VALID = [
-    '''
+    """
 import math
 import torch
 from torch import nn
@@ -321,11 +327,11 @@ class Attention(nn.Module):
         return (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(b, t, d)
 
 EXAMPLE_INPUTS = (torch.randn(4, 16, 128),)
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -346,8 +352,8 @@ class Attention(nn.Module):
         return (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(b, t, d)
 
 EXAMPLE_INPUTS = (torch.randn(4, 16, 128),)
-''',
-    '''
+""",
+    """
 import torch
 from torch import nn
 
@@ -362,9 +368,9 @@ class Net(nn.Module):
         return out
 
 EXAMPLE_INPUTS = (torch.randn(4, 16, 64),)
-''',
+""",
     # GPT-Neo's pattern: unscaled, with projections at N(0, 0.02); flat at init, not once q and k grow
-    '''
+    """
 import torch
 from torch import nn
 
@@ -385,5 +391,5 @@ class Attention(nn.Module):
         return (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(b, t, d)
 
 EXAMPLE_INPUTS = (torch.randn(4, 16, 128),)
-''',
+""",
 ]

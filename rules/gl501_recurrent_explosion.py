@@ -79,7 +79,7 @@ def _hit(graph: ModelGraph, found: Recurrence, growth: float) -> Hit:
     owner = found.weight.module
     return Hit(
         message=(
-            f"`{found.label}` multiplies the gradient by √χ_rec = {found.chi ** 0.5:.3g} per step "
+            f"`{found.label}` multiplies the gradient by √χ_rec = {found.chi**0.5:.3g} per step "
             f"(χ_rec = H·E[W²]·E[{found.nonlinearity}′²] = {found.hidden}·{found.weight.mean_sq:.3g}·{found.slope_sq:.3g} "
             f"= {found.chi:.3g}): over {found.steps} steps backpropagation through time grows it 10^{growth:+.1f}{pascanu}"
         ),
@@ -99,7 +99,9 @@ def _hit(graph: ModelGraph, found: Recurrence, growth: float) -> Hit:
                 "slope_sq": round(found.slope_sq, 4),
                 "log10_growth_over_steps": round(growth, 3),
                 "spectral_norm": None if sigma is None else round(sigma, 4),
-                "spectral_radius": None if found.weight.spectral_radius is None else round(found.weight.spectral_radius, 4),
+                "spectral_radius": None
+                if found.weight.spectral_radius is None
+                else round(found.weight.spectral_radius, 4),
                 "pascanu_bound": found.bound,
                 "after_fix": {
                     "init": "orthogonal_",
@@ -113,7 +115,7 @@ def _hit(graph: ModelGraph, found: Recurrence, growth: float) -> Hit:
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -129,11 +131,11 @@ class Net(nn.Module):
         return self.head(out[:, -1])
 
 EXAMPLE_INPUTS = (torch.randn(4, 48, 16),)
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -150,8 +152,8 @@ class Net(nn.Module):
         return self.head(out[:, -1])
 
 EXAMPLE_INPUTS = (torch.randn(4, 48, 16),)
-''',
-    '''
+""",
+    """
 import torch
 from torch import nn
 
@@ -170,5 +172,5 @@ class LoopRNN(nn.Module):
         return self.out(h)
 
 EXAMPLE_INPUTS = (torch.randn(24, 4, 8),)
-''',
+""",
 ]

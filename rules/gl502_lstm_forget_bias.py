@@ -106,7 +106,9 @@ def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
             ),
             evidence=frozen_mapping(
                 {
-                    "layers": {g.layer: {"forget_bias": round(g.bias, 4), "mean_forget": round(g.mean, 4)} for g in gates},
+                    "layers": {
+                        g.layer: {"forget_bias": round(g.bias, 4), "mean_forget": round(g.mean, 4)} for g in gates
+                    },
                     "steps": worst.steps,
                     "log10_cell_decay": round(worst.log10_decay, 3),
                     "after_fix": {
@@ -149,7 +151,7 @@ def _forget_gates(view: View, node: LayerNode) -> list[Gate]:
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -167,8 +169,8 @@ class Net(nn.Module):
         return self.head(out[:, -1])
 
 EXAMPLE_INPUTS = (torch.randn(4, 32, 16),)
-''',
-    '''
+""",
+    """
 import torch
 from torch import nn
 
@@ -183,11 +185,11 @@ class Net(nn.Module):
         return self.head(out[:, -1])
 
 EXAMPLE_INPUTS = (torch.randn(4, 6, 16),)
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -202,5 +204,5 @@ class Net(nn.Module):
         return self.head(out[:, -1])
 
 EXAMPLE_INPUTS = (torch.randn(4, 32, 16),)
-''',
+""",
 ]

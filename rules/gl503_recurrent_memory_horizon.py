@@ -65,11 +65,15 @@ def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
         rows, cols = found.weight.shape[0], found.weight.shape[-1]
         fixed = with_params(graph, {found.weight.name: (0.0, 1.0 / max(rows, cols))})
         after_estimates = reestimate(fixed)
-        again = [r for r in [*rnn_recurrences(View(fixed, after_estimates)), *loop_recurrences(View(fixed, after_estimates))] if r.label == found.label]
+        again = [
+            r
+            for r in [*rnn_recurrences(View(fixed, after_estimates)), *loop_recurrences(View(fixed, after_estimates))]
+            if r.label == found.label
+        ]
         local = found.weight.name.rpartition(".")[2]
         yield Hit(
             message=(
-                f"`{found.label}` keeps √χ_rec = {found.chi ** 0.5:.2f} of the gradient per step "
+                f"`{found.label}` keeps √χ_rec = {found.chi**0.5:.2f} of the gradient per step "
                 f"(χ_rec = H·E[W²]·E[{found.nonlinearity}′²] = {found.chi:.3g}): it falls to 1 % within {horizon:.0f} steps and "
                 f"10^{found.log10_over_steps:.0f} over the {found.steps}-step sequence, so dependencies longer than "
                 f"~{horizon:.0f} steps cannot be learned"
@@ -97,7 +101,7 @@ def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -113,11 +117,11 @@ class Net(nn.Module):
         return self.head(out)
 
 EXAMPLE_INPUTS = (torch.randn(4, 32, 16),)
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -132,5 +136,5 @@ class Net(nn.Module):
         return self.head(out)
 
 EXAMPLE_INPUTS = (torch.randn(4, 32, 16),)
-''',
+""",
 ]

@@ -117,7 +117,12 @@ def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
             fixed = gate_bias_fixed(graph, node, _UPDATE, _GATES, value)
             after_estimates = reestimate(fixed)
             after = {g.layer: g for g in update_gates(View(fixed, after_estimates), node)}.get(worst.layer)
-            if after is not None and not after.forgets and not after.frozen and after.log10_over_steps > MAX_LOG10_OVER_STEPS:
+            if (
+                after is not None
+                and not after.forgets
+                and not after.frozen
+                and after.log10_over_steps > MAX_LOG10_OVER_STEPS
+            ):
                 break
         if worst.frozen:
             problem = (
@@ -143,7 +148,11 @@ def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
             evidence=frozen_mapping(
                 {
                     "layers": {
-                        g.layer: {"update_bias": round(g.bias, 4), "mean_update": round(g.mean, 4), "chi_rec": round(g.chi, 4)}
+                        g.layer: {
+                            "update_bias": round(g.bias, 4),
+                            "mean_update": round(g.mean, 4),
+                            "chi_rec": round(g.chi, 4),
+                        }
                         for g in gates
                     },
                     "steps": worst.steps,
@@ -211,7 +220,7 @@ def _block(stats: ParamStats, gate: int) -> tuple[float, float]:
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -229,8 +238,8 @@ class Net(nn.Module):
         return self.head(out[:, -1])
 
 EXAMPLE_INPUTS = (torch.randn(4, 32, 16),)
-''',
-    '''
+""",
+    """
 import torch
 from torch import nn
 
@@ -245,11 +254,11 @@ class Net(nn.Module):
         return self.head(out[:, -1])
 
 EXAMPLE_INPUTS = (torch.randn(4, 6, 16),)
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -264,8 +273,8 @@ class Net(nn.Module):
         return self.head(out[:, -1])
 
 EXAMPLE_INPUTS = (torch.randn(4, 32, 16),)
-''',
-    '''
+""",
+    """
 import torch
 from torch import nn
 
@@ -285,5 +294,5 @@ class Net(nn.Module):
         return self.head(out[:, -1])
 
 EXAMPLE_INPUTS = (torch.randn(4, 16, 16),)
-''',
+""",
 ]

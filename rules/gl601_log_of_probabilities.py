@@ -73,7 +73,7 @@ def check(graph: ModelGraph, estimates: Any) -> Iterator[Hit]:
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -84,11 +84,11 @@ class Net(nn.Module):
 
     def forward(self, x):
         return torch.log_softmax(self.fc(x), dim=-1)
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -99,8 +99,8 @@ class Net(nn.Module):
 
     def forward(self, x):
         return torch.log(torch.softmax(self.fc(x), dim=-1))
-''',
-    '''
+""",
+    """
 import torch
 from torch import nn
 
@@ -111,5 +111,5 @@ class Net(nn.Module):
 
     def forward(self, x):
         return torch.sigmoid(self.fc(x)).log()
-''',
+""",
 ]

@@ -65,7 +65,7 @@ def check(graph: ModelGraph, estimates: Any) -> Iterator[Hit]:
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -77,11 +77,11 @@ class Net(nn.Module):
     def forward(self, x):
         h = self.fc(x)
         return h / torch.sqrt(h.pow(2).mean(dim=-1, keepdim=True) + 1e-6)
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -93,8 +93,8 @@ class Net(nn.Module):
     def forward(self, x):
         h = torch.relu(self.fc(x))
         return torch.sqrt((h * h).sum(dim=-1, keepdim=True))
-''',
-    '''
+""",
+    """
 import torch
 from torch import nn
 
@@ -105,5 +105,5 @@ class Net(nn.Module):
 
     def forward(self, x):
         return torch.log(torch.relu(self.fc(x))).mean(dim=-1)
-''',
+""",
 ]

@@ -54,7 +54,10 @@ def check(graph: ModelGraph, estimates: Any) -> Iterator[Hit]:
         dim = source.attrs.get("dim")
         dim_text = f"dim={dim}" if dim is not None else "dim=-1"
         if source.target == "std":
-            fix = Fix("add an eps to the standard deviation", f"(x - x.mean({dim_text}, keepdim=True)) / (x.std({dim_text}, keepdim=True) + 1e-5)")
+            fix = Fix(
+                "add an eps to the standard deviation",
+                f"(x - x.mean({dim_text}, keepdim=True)) / (x.std({dim_text}, keepdim=True) + 1e-5)",
+            )
             what = "standard deviation"
         else:
             fix = Fix(
@@ -75,7 +78,7 @@ def check(graph: ModelGraph, estimates: Any) -> Iterator[Hit]:
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -88,11 +91,11 @@ class Net(nn.Module):
     def forward(self, x):
         h = self.fc(x)
         return F.normalize(h, dim=-1) + h / (h.norm(dim=-1, keepdim=True) + 1e-6)
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -104,5 +107,5 @@ class Net(nn.Module):
     def forward(self, x):
         h = self.fc(x)
         return h / h.norm(dim=-1, keepdim=True)
-''',
+""",
 ]

@@ -57,10 +57,14 @@ def check(graph: ModelGraph, estimates: Any) -> Iterator[Hit]:
                 ),
                 module=node.module,
                 location=node.location,
-                fix=Fix("clamp the argument strictly inside (-1, 1)", f"torch.{node.target}(x.clamp(-1 + 1e-7, 1 - 1e-7))"),
+                fix=Fix(
+                    "clamp the argument strictly inside (-1, 1)", f"torch.{node.target}(x.clamp(-1 + 1e-7, 1 - 1e-7))"
+                ),
                 evidence=frozen_mapping({"op": node.name}),
             )
-        elif node.target in _ATAN2 and not any(has_floor(view, view.input_node(node, i)) for i in range(len(node.inputs))):
+        elif node.target in _ATAN2 and not any(
+            has_floor(view, view.input_node(node, i)) for i in range(len(node.inputs))
+        ):
             yield Hit(
                 message="`atan2(y, x)` has gradient (x, -y)/(x² + y²): NaN where both operands are 0 (padding, masked or dead units)",
                 module=node.module,
@@ -80,11 +84,11 @@ def _clamped_inside(view: View, node: LayerNode | None) -> bool:
         low = values[0]
     if high is None and len(values) > 1:
         high = values[1]
-    return isinstance(low, int | float) and isinstance(high, int | float) and -LIMIT < low and high < LIMIT
+    return isinstance(low, int | float) and isinstance(high, int | float) and low > -LIMIT and high < LIMIT
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -97,11 +101,11 @@ class Net(nn.Module):
     def forward(self, x):
         cos = F.normalize(self.fc(x), dim=-1)
         return torch.acos(cos.clamp(-1 + 1e-7, 1 - 1e-7))
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -114,8 +118,8 @@ class Net(nn.Module):
     def forward(self, x):
         cos = F.normalize(self.fc(x), dim=-1)
         return torch.acos(cos)
-''',
-    '''
+""",
+    """
 import torch
 from torch import nn
 
@@ -127,5 +131,5 @@ class Net(nn.Module):
     def forward(self, x):
         h = torch.relu(self.fc(x))
         return torch.atan2(h[:, :1], h[:, 1:])
-''',
+""",
 ]

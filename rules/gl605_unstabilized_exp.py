@@ -73,7 +73,9 @@ def _shifted(view: View, exp: LayerNode) -> bool:
     if source is None or source.target not in _SUBTRACT or len(source.inputs) < 2:
         return False
     subtrahend = through_views(view, view.input_node(source, 1))
-    return subtrahend is not None and (subtrahend.target in _MAXIMA or subtrahend.target == "getitem" and _is_max(view, subtrahend))
+    return subtrahend is not None and (
+        subtrahend.target in _MAXIMA or subtrahend.target == "getitem" and _is_max(view, subtrahend)
+    )
 
 
 def _is_max(view: View, node: LayerNode) -> bool:
@@ -108,7 +110,7 @@ def _users(view: View, node: LayerNode) -> list[LayerNode]:
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -121,11 +123,11 @@ class Net(nn.Module):
         s = self.fc(x)
         e = torch.exp(s - s.amax(dim=-1, keepdim=True))
         return e / e.sum(dim=-1, keepdim=True)
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -137,5 +139,5 @@ class Net(nn.Module):
     def forward(self, x):
         e = torch.exp(self.fc(x))
         return e / e.sum(dim=-1, keepdim=True)
-''',
+""",
 ]

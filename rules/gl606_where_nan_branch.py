@@ -62,7 +62,9 @@ def check(graph: ModelGraph, estimates: Any) -> Iterator[Hit]:
                 "mask the op's input as well (the double where), so the discarded entries are computed at a harmless value",
                 _double_where(op, mask, view),
             ),
-            evidence=frozen_mapping({"op": op.name, "mask": mask.name, "operand": singular.operand.name if singular.operand else None}),
+            evidence=frozen_mapping(
+                {"op": op.name, "mask": mask.name, "operand": singular.operand.name if singular.operand else None}
+            ),
         )
 
 
@@ -89,7 +91,7 @@ def _condition(node: LayerNode | None) -> str:
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -104,11 +106,11 @@ class Net(nn.Module):
         logs = torch.where(h > 0, torch.log(safe), torch.zeros_like(h))
         inverse = torch.where(h != 0, 1 / torch.where(h != 0, h, 1.0), 0.0)
         return logs + inverse
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -120,8 +122,8 @@ class Net(nn.Module):
     def forward(self, x):
         h = torch.relu(self.fc(x))
         return torch.where(h > 0, torch.log(h), torch.zeros_like(h))
-''',
-    '''
+""",
+    """
 import torch
 from torch import nn
 
@@ -133,8 +135,8 @@ class Net(nn.Module):
     def forward(self, x):
         h = self.fc(x)
         return torch.where(h != 0, 1 / h, 0.0)
-''',
-    '''
+""",
+    """
 import torch
 from torch import nn
 
@@ -149,5 +151,5 @@ class Net(nn.Module):
         return (h / norm).masked_fill(pad, 0.0)
 
 EXAMPLE_INPUTS = (torch.randn(4, 16), torch.zeros(4, 1, dtype=torch.bool))
-''',
+""",
 ]

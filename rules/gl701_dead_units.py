@@ -141,7 +141,7 @@ def _std(stats: ParamStats) -> float:
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -154,11 +154,11 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.head(torch.relu(self.fc(x)))
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -171,5 +171,5 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.head(torch.relu(self.fc(x)))
-''',
+""",
 ]

@@ -74,7 +74,10 @@ def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
         after_estimates = reestimate(with_params(graph, moments))
         after_view = View(graph, after_estimates)
         after_rms = after_view.forward_rms(first.name)
-        after_branch = statistics.median([b for b in (after_view.forward_rms(stream.branch(i)) for i in range(len(stream.adds))) if b is not None] or [0.0])
+        after_branch = statistics.median(
+            [b for b in (after_view.forward_rms(stream.branch(i)) for i in range(len(stream.adds))) if b is not None]
+            or [0.0]
+        )
         yield Hit(
             message=(
                 f"`{first.module}` starts a residual stream at RMS {rms:.3g}, {rms / typical:.0f}× the median branch added "
@@ -118,7 +121,7 @@ def _embeddings(view: View, name: str) -> list[LayerNode]:
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -146,11 +149,11 @@ class Net(nn.Module):
         return self.head(self.norm(self.blocks(self.embed(tokens))))
 
 EXAMPLE_INPUTS = (torch.randint(0, 100, (4, 16)),)
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -177,5 +180,5 @@ class Net(nn.Module):
         return self.head(self.norm(self.blocks(self.embed(tokens))))
 
 EXAMPLE_INPUTS = (torch.randint(0, 100, (4, 16)),)
-''',
+""",
 ]

@@ -113,7 +113,7 @@ def _head(view: View, node: LayerNode | None) -> LayerNode | None:
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -125,11 +125,11 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.head(torch.relu(self.body(x)))
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -143,5 +143,5 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.head(torch.relu(self.body(x)))
-''',
+""",
 ]

@@ -180,7 +180,7 @@ def _activation_after(view: View, node: LayerNode) -> LayerNode | None:
 
 
 VALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -206,11 +206,11 @@ class Net(nn.Module):
         return self.head(self.blocks(x))
 
 EXAMPLE_INPUTS = (torch.randn(8, 32),)
-''',
+""",
 ]
 
 INVALID = [
-    '''
+    """
 import torch
 from torch import nn
 
@@ -225,8 +225,8 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.net(x)
-''',
-    '''
+""",
+    """
 import torch
 from torch import nn
 
@@ -240,5 +240,5 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.fc2(torch.relu(self.fc1(x)))
-''',
+""",
 ]

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
-
-import importlib.util
 
 import pytest
 import torch

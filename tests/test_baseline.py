@@ -36,7 +36,12 @@ def test_write_then_apply(model_file, tmp_path: Path, capsys) -> None:
     assert document["gradlint_baseline"] == 1
     (entry,) = document["findings"]
     assert entry == {
-        "file": "net.py", "model": "Net", "code": "GL001", "module": "fc2", "count": 1, "message": entry["message"],
+        "file": "net.py",
+        "model": "Net",
+        "code": "GL001",
+        "module": "fc2",
+        "count": 1,
+        "message": entry["message"],
     }
     assert "NaN" in entry["message"]
 
@@ -51,7 +56,9 @@ def test_baseline_survives_inserting_lines_above_the_layer(model_file, tmp_path:
     before = run(capsys, str(model))[1]
 
     # five new lines above fc2: the finding moves from line 8 to line 13
-    shifted = NAN_MODEL.replace(FC2, "            # a\n            # b\n            # c\n            # d\n            # e\n" + FC2)
+    shifted = NAN_MODEL.replace(
+        FC2, "            # a\n            # b\n            # c\n            # d\n            # e\n" + FC2
+    )
     model_file(shifted, "net.py")
     after = run(capsys, str(model))[1]
     assert ":8:1: GL001" in before and ":13:1: GL001" in after

@@ -14,7 +14,9 @@ from .conftest import ROOT
 pytestmark = [pytest.mark.benchmark, pytest.mark.slow]
 
 
-def test_speed_benchmark_measures_one_model(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_speed_benchmark_measures_one_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("transformers")
     spec = importlib.util.spec_from_file_location("speed", ROOT / "benchmarks" / "speed.py")
     assert spec is not None and spec.loader is not None
@@ -22,7 +24,16 @@ def test_speed_benchmark_measures_one_model(tmp_path: Path, capsys: pytest.Captu
     monkeypatch.setitem(sys.modules, "speed", speed)  # dataclasses look their module up there
     spec.loader.exec_module(speed)
     out = tmp_path / "speed.json"
-    args = ["--models", "gpt2", "--skip-probe", "--skip-weightwatcher", "--skip-70b", "--skip-scaling", "--json", str(out)]
+    args = [
+        "--models",
+        "gpt2",
+        "--skip-probe",
+        "--skip-weightwatcher",
+        "--skip-70b",
+        "--skip-scaling",
+        "--json",
+        str(out),
+    ]
     assert speed.main(args) == 0
     (row,) = json.loads(out.read_text(encoding="utf-8"))["models"]
     assert row["model"] == "gpt2" and row["parameters"] > 100_000_000

@@ -107,7 +107,9 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-def test_bad_input_is_one_line_exit_2(case: str, model_file, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_is_one_line_exit_2(
+    case: str, model_file, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source, expected = BAD_INPUTS[case]
     target = str(tmp_path / "missing.py") if source is None else str(model_file(source))
     if case == "attr not a model":
@@ -116,7 +118,9 @@ def test_bad_input_is_one_line_exit_2(case: str, model_file, tmp_path: Path, cap
     assert code == 2
     assert expected in err
     assert "Traceback" not in err
-    error_lines = [line for line in err.splitlines() if line.strip() and not line.startswith(("No models", "Found", "All"))]
+    error_lines = [
+        line for line in err.splitlines() if line.strip() and not line.startswith(("No models", "Found", "All"))
+    ]
     assert len(error_lines) == 1, err
 
 
@@ -248,8 +252,22 @@ def test_skip_no_model_for_pre_commit(tmp_path: Path, model_file, capsys: pytest
 def test_probe_flags(model_file, capsys: pytest.CaptureFixture[str]) -> None:
     path = str(model_file(NAN_MODEL))
     code, out, _ = run_main(
-        path, "--probe", "--device", "cpu", "--probe-seeds", "1,2", "--probe-steps", "2", "--lr", "0.01",
-        "--optimizer", "adam", "--probe-timeout", "120", "--no-color", capsys=capsys,
+        path,
+        "--probe",
+        "--device",
+        "cpu",
+        "--probe-seeds",
+        "1,2",
+        "--probe-steps",
+        "2",
+        "--lr",
+        "0.01",
+        "--optimizer",
+        "adam",
+        "--probe-timeout",
+        "120",
+        "--no-color",
+        capsys=capsys,
     )
     assert code == 1
     assert "  probe (cpu, seeds 1,2): exploding: non-finite gradient at" in out
@@ -262,8 +280,15 @@ def test_probe_flags(model_file, capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["--device", "tpu"], ["--probe-seeds", "a,b"], ["--probe-steps", "-1"], ["--lr", "0"],
-     ["--optimizer", "lbfgs"], ["--probe-timeout", "-1"], ["--fail-on", "fatal"]],
+    [
+        ["--device", "tpu"],
+        ["--probe-seeds", "a,b"],
+        ["--probe-steps", "-1"],
+        ["--lr", "0"],
+        ["--optimizer", "lbfgs"],
+        ["--probe-timeout", "-1"],
+        ["--fail-on", "fatal"],
+    ],
 )
 def test_bad_probe_flags_exit_2(args: list[str], model_file, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_main(str(model_file(CLEAN_MODEL)), *args, capsys=capsys)[0] == 2

@@ -101,7 +101,10 @@ def test_command_line_over_config(config, args, expected, tmp_path, fake_rule, c
         ('device = "tpu"', "device: expected one of auto, cpu, cuda"),
         ("probe-seeds = []", "probe-seeds: expected a non-empty list of integers"),
         ("probe-timeout = -5", "probe-timeout: must be a positive number"),
-        ("[tool.gradlint.thresholds]\nexplode_max = 2", "thresholds.explode_max: unknown key (did you mean 'explode-max'?)"),
+        (
+            "[tool.gradlint.thresholds]\nexplode_max = 2",
+            "thresholds.explode_max: unknown key (did you mean 'explode-max'?)",
+        ),
         ("[tool.gradlint.thresholds]\nexplode-max = 'big'", "thresholds.explode-max: expected a number"),
         ('[tool.gradlint.input-shapes]\n"net.py" = [[8, -1]]', "expected a shape of positive integers"),
         ('[tool.gradlint.input-shapes]\n"net.py" = { shapes = [[8, 16]], dtype = "float99" }', "dtype"),
@@ -118,8 +121,11 @@ def test_bad_config_is_a_usage_error(config: str, message: str, tmp_path: Path, 
 
 def test_unknown_code_fails_before_the_model_is_imported(tmp_path: Path, capsys) -> None:
     marker = tmp_path / "imported"
-    model = project(tmp_path, '[tool.gradlint]\nselect = ["GL999"]\n',
-                    model=f"import torch\nopen({str(marker)!r}, 'w').close()\nmodel = torch.nn.Linear(2, 2)\n")
+    model = project(
+        tmp_path,
+        '[tool.gradlint]\nselect = ["GL999"]\n',
+        model=f"import torch\nopen({str(marker)!r}, 'w').close()\nmodel = torch.nn.Linear(2, 2)\n",
+    )
     assert error_of(capsys, str(model))[0] == 2
     assert not marker.exists()
 
@@ -193,8 +199,12 @@ def test_thresholds_reach_the_options(tmp_path: Path) -> None:
 
 
 def test_thresholds_reach_the_probe(tmp_path: Path, capsys) -> None:
-    model = project(tmp_path, "[tool.gradlint]\nprobe = true\ndevice = 'cpu'\nprobe-seeds = [1]\n"
-                              "[tool.gradlint.thresholds]\nexplode-max = -5\n", model=CLEAN_MODEL)
+    model = project(
+        tmp_path,
+        "[tool.gradlint]\nprobe = true\ndevice = 'cpu'\nprobe-seeds = [1]\n"
+        "[tool.gradlint.thresholds]\nexplode-max = -5\n",
+        model=CLEAN_MODEL,
+    )
     main([str(model), "--format", "json"])
     (document,) = json.loads(capsys.readouterr().out)["models"]
     assert document["probe"]["thresholds"]["explode_max"] == -5
@@ -229,7 +239,9 @@ def test_input_shapes(tmp_path: Path, capsys) -> None:
 
 
 def test_probe_keys_and_flags(tmp_path: Path) -> None:
-    project(tmp_path, """
+    project(
+        tmp_path,
+        """
         [tool.gradlint]
         probe = true
         device = "cpu"
@@ -238,7 +250,8 @@ def test_probe_keys_and_flags(tmp_path: Path) -> None:
         lr = 0.5
         optimizer = "adam"
         probe-timeout = 30
-    """)
+    """,
+    )
     spec = TargetSpec(str(tmp_path / "net.py"))
     options = Settings().options_for(spec)
     assert (options.probe, options.device, options.probe_seeds, options.probe_steps) == (True, "cpu", (4, 5), 3)
@@ -246,10 +259,19 @@ def test_probe_keys_and_flags(tmp_path: Path) -> None:
     flags = Overrides(probe_steps=0, lr=0.1, optimizer="sgd", probe_seeds=(1,))
     options = Settings(flags).options_for(spec)
     assert (options.probe, options.probe_steps, options.lr, options.optimizer, options.probe_seeds) == (
-        True, 0, 0.1, "sgd", (1,),
+        True,
+        0,
+        0.1,
+        "sgd",
+        (1,),
     )
     defaults = Settings(isolated=True).options_for(spec)
-    assert (defaults.probe, defaults.device, defaults.probe_seeds, defaults.probe_timeout_s) == (False, "auto", (1, 2, 3), None)
+    assert (defaults.probe, defaults.device, defaults.probe_seeds, defaults.probe_timeout_s) == (
+        False,
+        "auto",
+        (1, 2, 3),
+        None,
+    )
 
 
 def test_parse_config_directly(tmp_path: Path) -> None:

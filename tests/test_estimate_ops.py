@@ -209,7 +209,9 @@ class StandardizedConvNet(nn.Module):
         self.c1 = StdConv2d(8, 64, 3, padding=1)
         self.c2 = ScaledStdConv2d(64, 64, 3, padding=1, gamma=1.7)
         self.head = nn.Linear(64 * 8 * 8, 10)
-        nn.init.normal_(self.c1.weight, mean=0.1, std=3.0)  # standardised away: neither the mean nor the std reaches the output
+        nn.init.normal_(
+            self.c1.weight, mean=0.1, std=3.0
+        )  # standardised away: neither the mean nor the std reaches the output
         nn.init.normal_(self.c2.weight, std=0.01)
         nn.init.uniform_(self.c2.gain, 0.5, 1.5)
 
@@ -398,7 +400,13 @@ class DropoutMLP(nn.Module):
     def __init__(self, p: float = 0.3) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(64, 128), nn.ReLU(), nn.Dropout(p), nn.Linear(128, 128), nn.ReLU(), nn.Dropout(p), nn.Linear(128, 64)
+            nn.Linear(64, 128),
+            nn.ReLU(),
+            nn.Dropout(p),
+            nn.Linear(128, 128),
+            nn.ReLU(),
+            nn.Dropout(p),
+            nn.Linear(128, 64),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -828,7 +836,9 @@ def test_prediction_matches_probe(name: str) -> None:
     assert {w.name for w in predicted.weights} == {w.name for w in measured.weights}, report
     for w in measured.weights:
         seeds = [s for s in w.per_seed if s is not None]
-        assert max(seeds) - min(seeds) <= MAX_SEED_SPREAD, f"{name}: the probe itself is too noisy at {w.name}\n{report}"
+        assert max(seeds) - min(seeds) <= MAX_SEED_SPREAD, (
+            f"{name}: the probe itself is too noisy at {w.name}\n{report}"
+        )
 
     guess = {w.name: w.log10_grad_rms for w in predicted.weights}
     for w in measured.weights:

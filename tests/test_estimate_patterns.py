@@ -46,7 +46,9 @@ def test_stochastic_depth_mask_is_not_a_signal() -> None:
     report = table(predicted, measured)
     for w in measured.weights:
         assert guess[w.name] is not None and w.log10_grad_rms is not None, report
-        assert abs(guess[w.name] - w.log10_grad_rms) <= 2 * TOLERANCE, report  # the mask's 1/keep on kept samples is left out
+        assert abs(guess[w.name] - w.log10_grad_rms) <= 2 * TOLERANCE, (
+            report
+        )  # the mask's 1/keep on kept samples is left out
     assert not predicted.uncertain, report
 
 

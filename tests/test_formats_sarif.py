@@ -117,8 +117,10 @@ def test_fingerprints_survive_inserting_lines(model_file, capsys) -> None:
     def fingerprints(source: str) -> tuple[list[str], list[int]]:
         _, log = sarif_of(capsys, str(model_file(source, "net.py")), "--select", "GL001")
         results = log["runs"][0]["results"]
-        return ([r["partialFingerprints"][FINGERPRINT_KEY] for r in results],
-                [r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in results])
+        return (
+            [r["partialFingerprints"][FINGERPRINT_KEY] for r in results],
+            [r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in results],
+        )
 
     before, lines_before = fingerprints(NAN_MODEL)
     after, lines_after = fingerprints(NAN_MODEL.replace(FC2, "            # new\n            # lines\n" + FC2))
@@ -128,7 +130,9 @@ def test_fingerprints_survive_inserting_lines(model_file, capsys) -> None:
 
 def test_fingerprints_tell_same_key_findings_apart(tmp_path: Path) -> None:
     path = str(tmp_path / "net.py")
-    report = make_report(make_finding(path=path), make_finding(path=path, line=9), make_finding(path=path, module="fc1"))
+    report = make_report(
+        make_finding(path=path), make_finding(path=path, line=9), make_finding(path=path, module="fc1")
+    )
     results = sarif_log(report, (), root=str(tmp_path))["runs"][0]["results"]
     prints = [r["partialFingerprints"][FINGERPRINT_KEY] for r in results]
     assert len(set(prints)) == 3
@@ -147,8 +151,10 @@ def test_uri_is_relative_to_the_repository_root(model_file, tmp_path: Path, monk
     (run,) = log["runs"]
     artifact = run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
     assert artifact == {"uri": "models/vision/my%20net.py", "uriBaseId": "%SRCROOT%"}
-    assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.resolve().as_uri() + "/" or \
-        run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.as_uri() + "/"
+    assert (
+        run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.resolve().as_uri() + "/"
+        or run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == tmp_path.as_uri() + "/"
+    )
 
 
 def test_file_outside_the_root_gets_an_absolute_uri(tmp_path: Path, validator) -> None:

@@ -86,7 +86,11 @@ class GroupedQueryAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, d = x.shape
-        q, k, v = self.split(self.q(x), self.heads), self.split(self.k(x), self.kv_heads), self.split(self.v(x), self.kv_heads)
+        q, k, v = (
+            self.split(self.q(x), self.heads),
+            self.split(self.k(x), self.kv_heads),
+            self.split(self.v(x), self.kv_heads),
+        )
         y = F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
         return self.o(y.transpose(1, 2).reshape(b, t, d))
 
@@ -160,7 +164,10 @@ def _stub(ops_read: Sequence[str], fails: bool = False) -> trace.Tracer:
         if fails:
             raise RuntimeError("cannot")
         raw = [RawOp("input_0", "placeholder", "placeholder", (), None, (4, 8), "float32")]
-        raw += [RawOp(f"call_{i}", "call_module", path, ("input_0",), path, (4, 8), "float32") for i, path in enumerate(ops_read)]
+        raw += [
+            RawOp(f"call_{i}", "call_module", path, ("input_0",), path, (4, 8), "float32")
+            for i, path in enumerate(ops_read)
+        ]
         return [*raw, RawOp("output", "output", "output", (f"call_{len(ops_read) - 1}",))]
 
     return tracer

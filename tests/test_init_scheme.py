@@ -48,7 +48,10 @@ def test_pytorch_defaults_are_recorded(model_file) -> None:
     ("call", "expected"),
     [
         ('nn.init.kaiming_normal_(self.a.weight, nonlinearity="relu")', "kaiming_normal(relu, fan_in)"),
-        ('nn.init.kaiming_uniform_(self.a.weight, mode="fan_out", nonlinearity="tanh")', "kaiming_uniform(tanh, fan_out)"),
+        (
+            'nn.init.kaiming_uniform_(self.a.weight, mode="fan_out", nonlinearity="tanh")',
+            "kaiming_uniform(tanh, fan_out)",
+        ),
         ("nn.init.xavier_uniform_(self.a.weight, gain=nn.init.calculate_gain('tanh'))", "xavier_uniform(gain=1.667)"),
         ("nn.init.orthogonal_(self.a.weight, gain=2.0)", "orthogonal(gain=2)"),
         ("nn.init.normal_(self.a.weight, std=0.02)", "normal(std=0.02)"),

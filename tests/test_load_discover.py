@@ -89,7 +89,11 @@ def test_level1_skips_submodules_aliases_losses_and_imported_instances(tmp_path:
 
 
 def test_level1_returns_the_users_instance_unchanged(tmp_path: Path) -> None:
-    write(tmp_path, "evalmode.py", "from torch import nn\nnet = nn.Sequential(nn.Linear(2, 2), nn.Dropout())\nnet.eval()\n")
+    write(
+        tmp_path,
+        "evalmode.py",
+        "from torch import nn\nnet = nn.Sequential(nn.Linear(2, 2), nn.Dropout())\nnet.eval()\n",
+    )
     [loaded] = load_target(TargetSpec("evalmode.py"))
     assert loaded.model.training is False
     assert all(not m.training for m in loaded.model.modules())
@@ -141,7 +145,11 @@ def test_level3_classes_defined_here_without_building_blocks(tmp_path: Path) -> 
 
 
 def test_level3_several_models_and_what_is_left_out(tmp_path: Path) -> None:
-    write(tmp_path, "other_lib.py", "from torch import nn\n\nclass Imported(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(2, 2)\n")
+    write(
+        tmp_path,
+        "other_lib.py",
+        "from torch import nn\n\nclass Imported(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(2, 2)\n",
+    )
     write(
         tmp_path,
         "many.py",
@@ -175,8 +183,14 @@ Alias = Other
 
 
 def test_level3_constructor_raising_is_reported(tmp_path: Path) -> None:
-    write(tmp_path, "badinit.py", "from torch import nn\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(2, 2)\n        raise KeyError('oops')\n")
-    with pytest.raises(LoadError, match=r"^badinit\.py:Net: building the model raised KeyError: 'oops' \(at badinit\.py:7\)$"):
+    write(
+        tmp_path,
+        "badinit.py",
+        "from torch import nn\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(2, 2)\n        raise KeyError('oops')\n",
+    )
+    with pytest.raises(
+        LoadError, match=r"^badinit\.py:Net: building the model raised KeyError: 'oops' \(at badinit\.py:7\)$"
+    ):
         load_target(TargetSpec("badinit.py"))
 
 
@@ -253,7 +267,11 @@ def test_attr_missing_in_a_file_without_models(tmp_path: Path) -> None:
 
 
 def test_attr_class_needing_arguments(tmp_path: Path) -> None:
-    write(tmp_path, "needs.py", "from torch import nn\n\nclass Net(nn.Module):\n    def __init__(self, width, depth=2):\n        super().__init__()\n")
+    write(
+        tmp_path,
+        "needs.py",
+        "from torch import nn\n\nclass Net(nn.Module):\n    def __init__(self, width, depth=2):\n        super().__init__()\n",
+    )
     with pytest.raises(LoadError, match=r"^needs\.py:Net: the class needs arguments \(width\); give them defaults"):
         load_target(TargetSpec("needs.py", "Net"))
 

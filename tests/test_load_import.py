@@ -85,7 +85,11 @@ def test_nested_package_absolute_import(tmp_path: Path) -> None:
     write(tmp_path, "outerpkg/__init__.py", "")
     write(tmp_path, "outerpkg/inner/__init__.py", "")
     write(tmp_path, "outerpkg/inner/parts.py", "from torch import nn\nWIDTH = 9\n")
-    path = write(tmp_path, "outerpkg/inner/net.py", "from torch import nn\nfrom outerpkg.inner.parts import WIDTH\nnet = nn.Linear(WIDTH, 1)\n")
+    path = write(
+        tmp_path,
+        "outerpkg/inner/net.py",
+        "from torch import nn\nfrom outerpkg.inner.parts import WIDTH\nnet = nn.Linear(WIDTH, 1)\n",
+    )
     assert load_one(path).model.in_features == 9
 
 
@@ -117,7 +121,9 @@ def test_import_error_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     )
 
 
-def test_exception_at_import_points_at_the_deepest_line_in_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_exception_at_import_points_at_the_deepest_line_in_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     write(
         tmp_path,
@@ -181,18 +187,25 @@ def test_constructor_raising(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     )
     with pytest.raises(LoadError) as info:
         load_target(TargetSpec("raises.py", "Net"))
-    assert str(info.value) == "raises.py:Net: building the model raised ValueError: width 4 is not supported (at raises.py:6)"
+    assert (
+        str(info.value)
+        == "raises.py:Net: building the model raised ValueError: width 4 is not supported (at raises.py:6)"
+    )
 
 
 def test_factory_raising_inside_torch_points_at_the_users_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     write(tmp_path, "fac.py", "from torch import nn\n\ndef build_model():\n    return nn.Linear(-1, 3)\n")
-    with pytest.raises(LoadError, match=r"^fac\.py:build_model: building the model raised RuntimeError: .* \(at fac\.py:4\)$"):
+    with pytest.raises(
+        LoadError, match=r"^fac\.py:build_model: building the model raised RuntimeError: .* \(at fac\.py:4\)$"
+    ):
         load_target(TargetSpec("fac.py"))
 
 
 def test_print_at_import_goes_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, "chatty.py", "from torch import nn\nprint('hello from the model file')\nmodel = nn.Linear(2, 2)\n")
+    path = write(
+        tmp_path, "chatty.py", "from torch import nn\nprint('hello from the model file')\nmodel = nn.Linear(2, 2)\n"
+    )
     load_one(path)
     captured = capsys.readouterr()
     assert "hello from the model file" not in captured.out
@@ -222,7 +235,9 @@ def test_loading_twice_gives_independent_models(tmp_path: Path) -> None:
 
 def test_reload_sees_edits_to_the_file_and_its_siblings(tmp_path: Path) -> None:
     write(tmp_path, "width_cfg.py", "WIDTH = 3\n")
-    path = write(tmp_path, "edited.py", "from torch import nn\nfrom width_cfg import WIDTH\nmodel = nn.Linear(WIDTH, 1)\n")
+    path = write(
+        tmp_path, "edited.py", "from torch import nn\nfrom width_cfg import WIDTH\nmodel = nn.Linear(WIDTH, 1)\n"
+    )
     assert load_one(path).model.in_features == 3
     write(tmp_path, "width_cfg.py", "WIDTH = 11\n")
     assert load_one(path).model.in_features == 11
@@ -231,7 +246,11 @@ def test_reload_sees_edits_to_the_file_and_its_siblings(tmp_path: Path) -> None:
 def test_two_projects_with_the_same_sibling_name(tmp_path: Path) -> None:
     for name, width in (("one", 2), ("two", 5)):
         write(tmp_path, f"{name}/shared_utils.py", f"WIDTH = {width}\n")
-        write(tmp_path, f"{name}/model.py", "from torch import nn\nfrom shared_utils import WIDTH\nmodel = nn.Linear(WIDTH, 1)\n")
+        write(
+            tmp_path,
+            f"{name}/model.py",
+            "from torch import nn\nfrom shared_utils import WIDTH\nmodel = nn.Linear(WIDTH, 1)\n",
+        )
     assert load_one(tmp_path / "one/model.py").model.in_features == 2
     assert load_one(tmp_path / "two/model.py").model.in_features == 5
 
@@ -239,7 +258,11 @@ def test_two_projects_with_the_same_sibling_name(tmp_path: Path) -> None:
 def test_two_packages_with_the_same_name(tmp_path: Path) -> None:
     for name, width in (("a", 4), ("b", 8)):
         write(tmp_path, f"{name}/samepkg/__init__.py", f"WIDTH = {width}\n")
-        write(tmp_path, f"{name}/samepkg/net.py", "from torch import nn\nfrom . import WIDTH\nmodel = nn.Linear(WIDTH, 1)\n")
+        write(
+            tmp_path,
+            f"{name}/samepkg/net.py",
+            "from torch import nn\nfrom . import WIDTH\nmodel = nn.Linear(WIDTH, 1)\n",
+        )
     assert load_one(tmp_path / "a/samepkg/net.py").model.in_features == 4
     assert load_one(tmp_path / "b/samepkg/net.py").model.in_features == 8
 
@@ -288,7 +311,9 @@ def test_models_are_the_same_on_every_run(tmp_path: Path) -> None:
 
 def test_no_pycache_is_written(tmp_path: Path) -> None:
     write(tmp_path, "clean_helper.py", "WIDTH = 2\n")
-    path = write(tmp_path, "clean.py", "from torch import nn\nfrom clean_helper import WIDTH\nmodel = nn.Linear(WIDTH, 1)\n")
+    path = write(
+        tmp_path, "clean.py", "from torch import nn\nfrom clean_helper import WIDTH\nmodel = nn.Linear(WIDTH, 1)\n"
+    )
     load_one(path)
     assert not (tmp_path / "__pycache__").exists()
 
@@ -297,7 +322,9 @@ def test_package_named_like_an_imported_library(tmp_path: Path, monkeypatch: pyt
     monkeypatch.chdir(tmp_path)
     write(tmp_path, "torch/__init__.py", "")
     write(tmp_path, "torch/net.py", "model = None\n")
-    with pytest.raises(LoadError, match=r"^torch/net\.py: cannot import it as torch\.net: the package name 'torch' is taken"):
+    with pytest.raises(
+        LoadError, match=r"^torch/net\.py: cannot import it as torch\.net: the package name 'torch' is taken"
+    ):
         load_target(TargetSpec("torch/net.py"))
     import torch as real_torch
 

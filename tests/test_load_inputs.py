@@ -60,7 +60,7 @@ def test_inference_families(model: nn.Module, expected: list[tuple[tuple[int, ..
 def test_embedding_ids_index_the_table() -> None:
     [ids] = infer_inputs(nn.Sequential(nn.Embedding(7, 4), nn.Linear(4, 2))).values
     assert ids.dtype == torch.int64
-    assert 0 <= int(ids.min()) and int(ids.max()) < 7
+    assert int(ids.min()) >= 0 and int(ids.max()) < 7
 
 
 def test_first_layer_in_registration_order_with_its_path() -> None:
@@ -132,7 +132,9 @@ def test_nothing_fits_lazy_and_parameterless() -> None:
 
 def test_nothing_fits_through_load_target(tmp_path: Path) -> None:
     write(tmp_path, "normonly.py", "from torch import nn\nmodel = nn.Sequential(nn.LayerNorm(4))\n")
-    with pytest.raises(InputError, match=r"^normonly\.py:model: cannot infer example inputs \(first layer is LayerNorm\)"):
+    with pytest.raises(
+        InputError, match=r"^normonly\.py:model: cannot infer example inputs \(first layer is LayerNorm\)"
+    ):
         load_target(TargetSpec("normonly.py"))
     [loaded] = load_target(TargetSpec("normonly.py"), input_shapes=[(2, 4)])
     assert loaded.inputs == (InputSpec((2, 4), "float32", "--input-shape"),)
@@ -170,7 +172,9 @@ def test_example_inputs_constant(tmp_path: Path, value: str) -> None:
 
 def test_example_inputs_of_the_wrong_kind(tmp_path: Path) -> None:
     write(tmp_path, "wrong.py", MLP + "\ndef example_inputs():\n    return {'x': torch.zeros(1, 3)}\n")
-    with pytest.raises(InputError, match=r"^wrong\.py: example_inputs\(\) returned a dict; expected a tensor or a non-empty tuple"):
+    with pytest.raises(
+        InputError, match=r"^wrong\.py: example_inputs\(\) returned a dict; expected a tensor or a non-empty tuple"
+    ):
         load_target(TargetSpec("wrong.py"))
     write(tmp_path, "wrong2.py", MLP + "\nEXAMPLE_INPUTS = (torch.zeros(1, 3), 3)\n")
     with pytest.raises(InputError, match=r"^wrong2\.py: EXAMPLE_INPUTS is a tuple holding int; expected"):
@@ -275,5 +279,7 @@ def test_resolve_inputs_for_an_imported_module(tmp_path: Path, monkeypatch: pyte
     monkeypatch.syspath_prepend(str(tmp_path))
     import own_inputs_mod  # type: ignore[import-not-found]
 
-    with pytest.raises(InputError, match=r"^own_inputs_mod\.py: example_inputs\(\) raised ValueError: bad \(at own_inputs_mod\.py:4\)$"):
+    with pytest.raises(
+        InputError, match=r"^own_inputs_mod\.py: example_inputs\(\) raised ValueError: bad \(at own_inputs_mod\.py:4\)$"
+    ):
         resolve_inputs(nn.Linear(2, 2), own_inputs_mod, "own_inputs_mod.py:model")

@@ -99,7 +99,19 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     write(root, "broken_other.py", "print 'python 2'\n")
     write(root, "setup.py", "import torch\nfrom setuptools import setup\nsetup()\n")
     write(root, "readme.txt", "import torch\n")
-    for skipped in (".hidden", "__pycache__", ".venv", "venv", "env", "build", "dist", "site-packages", "node_modules", ".git", "x.egg-info"):
+    for skipped in (
+        ".hidden",
+        "__pycache__",
+        ".venv",
+        "venv",
+        "env",
+        "build",
+        "dist",
+        "site-packages",
+        "node_modules",
+        ".git",
+        "x.egg-info",
+    ):
         write(root, f"{skipped}/m.py", TORCH_MODEL)
     return root
 

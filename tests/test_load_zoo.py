@@ -56,7 +56,9 @@ def test_zoo_targets_expand_without_touching_the_file_system() -> None:
         ("hf:gpt2", "transformers", "hf"),
     ],
 )
-def test_missing_extra_is_one_line_naming_it(target: str, blocked: str, extra: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_extra_is_one_line_naming_it(
+    target: str, blocked: str, extra: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(sys.modules, blocked, None)  # import of X halted: ModuleNotFoundError
     monkeypatch.delitem(sys.modules, "torchvision.models", raising=False)
     with pytest.raises(LoadError) as caught:

@@ -14,7 +14,8 @@ from gradlint import api
 from gradlint.cli import main
 from gradlint.config import parse_config
 from gradlint.estimate import estimate
-from gradlint.load import ConstructionRecorder, meta as meta_module
+from gradlint.load import ConstructionRecorder
+from gradlint.load import meta as meta_module
 from gradlint.load.construction import MemoryBudgetExceeded
 from gradlint.load.zoo import load_zoo
 from gradlint.report import load_schema

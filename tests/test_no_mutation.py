@@ -15,10 +15,16 @@ from .conftest import EXAMPLES
 
 def snapshot(model: nn.Module) -> dict[str, Any]:
     return {
-        "params": {n: (p.detach().clone(), p.requires_grad, p.device, None if p.grad is None else p.grad.clone()) for n, p in model.named_parameters()},
+        "params": {
+            n: (p.detach().clone(), p.requires_grad, p.device, None if p.grad is None else p.grad.clone())
+            for n, p in model.named_parameters()
+        },
         "buffers": {n: b.clone() for n, b in model.named_buffers()},
         "training": {n: m.training for n, m in model.named_modules()},
-        "hooks": {n: (len(m._forward_hooks), len(m._forward_pre_hooks), len(m._backward_hooks)) for n, m in model.named_modules()},
+        "hooks": {
+            n: (len(m._forward_hooks), len(m._forward_pre_hooks), len(m._backward_hooks))
+            for n, m in model.named_modules()
+        },
     }
 
 

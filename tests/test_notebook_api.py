@@ -56,8 +56,13 @@ def test_bad_keywords() -> None:
 
 def test_probe_keywords() -> None:
     report = gradlint.lint(
-        nan_model(), torch.randn(8, 16), probe=True, device="cpu", probe_seeds=1,
-        thresholds={"explode-max": 5.0}, select="GL001",
+        nan_model(),
+        torch.randn(8, 16),
+        probe=True,
+        device="cpu",
+        probe_seeds=1,
+        thresholds={"explode-max": 5.0},
+        select="GL001",
     )
     (model,) = report.models
     assert model.probe is not None and model.probe.seeds == (1,)

@@ -60,7 +60,9 @@ def test_gradient_findings_agree_or_not(vanishing: ProbeResult, exploding: Probe
     confirmed = on_vanishing[0]
     assert confirmed.evidence["log10_grad_rms"] == -4.0  # the prediction stays beside the measurement
     assert confirmed.evidence["probe_verdict"] == "vanishing"
-    assert confirmed.evidence["probe_log10_grad_rms"] == pytest.approx(vanishing.weight("0.weight").log10_grad_rms, abs=1e-4)
+    assert confirmed.evidence["probe_log10_grad_rms"] == pytest.approx(
+        vanishing.weight("0.weight").log10_grad_rms, abs=1e-4
+    )
     assert confirmed.evidence["probe_weights"] == 1
     assert confirmed.evidence["probe_span"] < 0
     assert "probe_log10_grad_rms" not in on_vanishing[1].evidence  # a model-level finding
@@ -114,7 +116,12 @@ def test_dead_units_measured_and_confirmed() -> None:
     assert result.verdict == "ok" and "exactly zero" in result.verdict_reason
 
     marked = confirm_findings(
-        [finding("dead-units", "act2"), finding("dead-units", "dying"), finding("dead-units", "alive"), finding("dead-units")],
+        [
+            finding("dead-units", "act2"),
+            finding("dead-units", "dying"),
+            finding("dead-units", "alive"),
+            finding("dead-units"),
+        ],
         result,
     )
     assert [f.confirmed for f in marked] == [True, True, False, True]

@@ -71,7 +71,11 @@ def test_tied_and_embedding_weights_and_dict_output() -> None:
 def test_hf_model_output() -> None:
     transformers = pytest.importorskip("transformers")
     config = transformers.BertConfig(
-        vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        vocab_size=64,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
         max_position_embeddings=32,
     )
     model = transformers.BertModel(config)
@@ -169,8 +173,19 @@ class DataDependent(nn.Module):
 
 def _graph(nodes: tuple[LayerNode, ...]) -> ModelGraph:
     return ModelGraph(
-        target="t", name="t", source_path="t.py", trace=TraceInfo("hooks"), inputs=(), nodes=nodes, weights=(),
-        tensors=(), params=frozen_mapping(), module_types=frozen_mapping(), module_locations=frozen_mapping(), parameter_count=0, training=True,
+        target="t",
+        name="t",
+        source_path="t.py",
+        trace=TraceInfo("hooks"),
+        inputs=(),
+        nodes=nodes,
+        weights=(),
+        tensors=(),
+        params=frozen_mapping(),
+        module_types=frozen_mapping(),
+        module_locations=frozen_mapping(),
+        parameter_count=0,
+        training=True,
     )
 
 

@@ -28,14 +28,15 @@ def test_off_without_the_flag(pytester: pytest.Pytester) -> None:
 
 
 def test_fails_on_findings_and_passes_clean_files(pytester: pytest.Pytester) -> None:
-    write(pytester, bad=NAN_MODEL, good=CLEAN_MODEL, helper="import os\nX = 1\n",
-          no_model="import torch\nSIZE = 3\n")
+    write(pytester, bad=NAN_MODEL, good=CLEAN_MODEL, helper="import os\nX = 1\n", no_model="import torch\nSIZE = 3\n")
     result = pytester.runpytest_inprocess("--gradlint", "-p", "no:cacheprovider", "-rs")
     result.assert_outcomes(passed=1, failed=1, skipped=1)  # helper.py imports no torch: not collected
-    result.stdout.fnmatch_lines([
-        "*bad.py:8:1: GL001 [[]error[]] fc2: parameter `fc2.weight` of this Linear holds 1 NaN*",
-        "*no model in this file*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*bad.py:8:1: GL001 [[]error[]] fc2: parameter `fc2.weight` of this Linear holds 1 NaN*",
+            "*no model in this file*",
+        ]
+    )
     assert "Traceback" not in result.stdout.str()
 
 

@@ -254,7 +254,9 @@ def test_hf_inputs_and_construction_records(hf_dir: Path) -> None:
 
     (t5,) = load_target(parse_target(_target(Arch("hf:t5", "hooks"), hf_dir)))
     assert t5.name == "T5ForConditionalGeneration"
-    assert [(s.shape, s.dtype) for s in t5.inputs] == [((2, 32), "int64")] * 3  # input_ids, attention_mask, decoder_input_ids
+    assert [(s.shape, s.dtype) for s in t5.inputs] == [
+        ((2, 32), "int64")
+    ] * 3  # input_ids, attention_mask, decoder_input_ids
     assert int(t5.example_inputs[0].max()) < t5.model.config.vocab_size
     assert t5.source_path.endswith("config.json")
     site = t5.construction_sites["encoder.block.0.layer.0.SelfAttention.q"]

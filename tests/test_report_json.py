@@ -42,32 +42,76 @@ def make_graph(source: str = "examples/mlp.py", *, std: float = 0.0206191, fallb
     nodes = (
         LayerNode("x", "placeholder", "x", ()),
         LayerNode(
-            "net_0", "call_module", "Linear", ("x",), module="net.0", module_type="Linear", shape=(32, 256),
-            role="linear", feeds_activation="relu", params=200960, location=site,
+            "net_0",
+            "call_module",
+            "Linear",
+            ("x",),
+            module="net.0",
+            module_type="Linear",
+            shape=(32, 256),
+            role="linear",
+            feeds_activation="relu",
+            params=200960,
+            location=site,
         ),
         LayerNode(
-            "net_1", "call_module", "ReLU", ("net_0",), module="net.1", module_type="ReLU", shape=(32, 256),
-            role="activation", activation="relu", location=site,
+            "net_1",
+            "call_module",
+            "ReLU",
+            ("net_0",),
+            module="net.1",
+            module_type="ReLU",
+            shape=(32, 256),
+            role="activation",
+            activation="relu",
+            location=site,
         ),
         LayerNode("relu", "call_function", "relu", ("net_1",), module="", role="activation", activation="relu"),
         LayerNode(
-            "cell", "call_module", "LSTMCell", ("relu",), module="cell", module_type="LSTMCell", shape=None,
-            role="recurrent", params=526336, call_count=12, location=None,
+            "cell",
+            "call_module",
+            "LSTMCell",
+            ("relu",),
+            module="cell",
+            module_type="LSTMCell",
+            shape=None,
+            role="recurrent",
+            params=526336,
+            call_count=12,
+            location=None,
         ),
         LayerNode("output", "output", "output", ("cell",)),
     )
     weights = (
         WeightInfo(
-            "net.0.weight", "net.0", "Linear", (256, 784),
-            InitInfo("pytorch-default", "recorded", ("kaiming_uniform_(a=2.236)",)), std, -2.3e-5, 0,
+            "net.0.weight",
+            "net.0",
+            "Linear",
+            (256, 784),
+            InitInfo("pytorch-default", "recorded", ("kaiming_uniform_(a=2.236)",)),
+            std,
+            -2.3e-5,
+            0,
         ),
         WeightInfo(
-            "cell.weight_ih", "cell", "LSTMCell", (1024, 256),
-            InitInfo("uniform(±0.0625)", "statistics"), 0.036, 0.0, 2,
+            "cell.weight_ih",
+            "cell",
+            "LSTMCell",
+            (1024, 256),
+            InitInfo("uniform(±0.0625)", "statistics"),
+            0.036,
+            0.0,
+            2,
         ),
         WeightInfo(
-            "cell.weight_hh", "cell", "LSTMCell", (1024, 256),
-            InitInfo("orthogonal(gain=1)", "recorded", ("orthogonal_()",)), 0.0625, 0.0, 2,
+            "cell.weight_hh",
+            "cell",
+            "LSTMCell",
+            (1024, 256),
+            InitInfo("orthogonal(gain=1)", "recorded", ("orthogonal_()",)),
+            0.0625,
+            0.0,
+            2,
         ),
     )
     failed = (TraceAttempt("fx", "symbolically traced variables cannot be used\n  as inputs to control flow"),)
@@ -91,15 +135,26 @@ def make_graph(source: str = "examples/mlp.py", *, std: float = 0.0206191, fallb
 def make_findings(source: str = "examples/mlp.py") -> tuple[Finding, ...]:
     return (
         Finding(
-            "GL101", "vanishing-gradient", Severity.ERROR, "vanishing-gradient",
-            "gradient RMS falls 10^-6.8 from the last layer", "net.0", SourceLocation(source, 9, 9),
+            "GL101",
+            "vanishing-gradient",
+            Severity.ERROR,
+            "vanishing-gradient",
+            "gradient RMS falls 10^-6.8 from the last layer",
+            "net.0",
+            SourceLocation(source, 9, 9),
             Fix("initialise with He init", 'nn.init.kaiming_normal_(m.weight, nonlinearity="relu")'),
             frozen_mapping({"log10_ratio": -6.812345678, "layers": ("net.0", "net.2"), "gain": float("inf")}),
             confirmed=True,
         ),
         Finding("GL301", "sqrt-at-zero", Severity.WARNING, "unstable-op", "sqrt of a value that can be 0", None, None),
         Finding(
-            "GL101", "vanishing-gradient", Severity.WARNING, "vanishing-gradient", "again", "cell", None,
+            "GL101",
+            "vanishing-gradient",
+            Severity.WARNING,
+            "vanishing-gradient",
+            "again",
+            "cell",
+            None,
             confirmed=False,
         ),
     )
@@ -152,7 +207,16 @@ def test_top_level_keys_and_versions() -> None:
 def test_model_keys_and_trace() -> None:
     model = report_to_dict(make_report())["models"][0]
     assert list(model) == [
-        "target", "name", "source", "trace", "inputs", "parameters", "training", "layers", "weights", "findings",
+        "target",
+        "name",
+        "source",
+        "trace",
+        "inputs",
+        "parameters",
+        "training",
+        "layers",
+        "weights",
+        "findings",
     ]
     assert model["target"] == "examples/mlp.py:MLP"
     assert model["source"] == "examples/mlp.py"
@@ -170,8 +234,16 @@ def test_one_layer_per_module_call() -> None:
     assert [layer["name"] for layer in layers] == ["net_0", "net_1", "cell"]
     linear, relu, cell = layers
     assert linear == {
-        "name": "net_0", "module": "net.0", "type": "Linear", "role": "linear", "output_shape": [32, 256],
-        "params": 200960, "activation": "relu", "init": "pytorch-default", "std": 0.02062, "calls": 1,
+        "name": "net_0",
+        "module": "net.0",
+        "type": "Linear",
+        "role": "linear",
+        "output_shape": [32, 256],
+        "params": 200960,
+        "activation": "relu",
+        "init": "pytorch-default",
+        "std": 0.02062,
+        "calls": 1,
         "location": {"path": "examples/mlp.py", "line": 9},
         "spectral_norm": None,
         "spectral_radius": None,
@@ -185,8 +257,15 @@ def test_weights() -> None:
     weights = report_to_dict(make_report())["models"][0]["weights"]
     assert [w["name"] for w in weights] == ["net.0.weight", "cell.weight_ih", "cell.weight_hh"]
     assert weights[0] == {
-        "name": "net.0.weight", "module": "net.0", "type": "Linear", "shape": [256, 784], "init": "pytorch-default",
-        "init_source": "recorded", "init_calls": ["kaiming_uniform_(a=2.236)"], "std": 0.02062, "mean": -2.3e-05,
+        "name": "net.0.weight",
+        "module": "net.0",
+        "type": "Linear",
+        "shape": [256, 784],
+        "init": "pytorch-default",
+        "init_source": "recorded",
+        "init_calls": ["kaiming_uniform_(a=2.236)"],
+        "std": 0.02062,
+        "mean": -2.3e-05,
     }
     assert weights[1]["init_source"] == "statistics"
     assert weights[1]["init_calls"] == []
@@ -195,8 +274,12 @@ def test_weights() -> None:
 def test_findings() -> None:
     findings = report_to_dict(make_report())["models"][0]["findings"]
     assert findings[0] == {
-        "code": "GL101", "name": "vanishing-gradient", "severity": "error", "kind": "vanishing-gradient",
-        "message": "gradient RMS falls 10^-6.8 from the last layer", "module": "net.0",
+        "code": "GL101",
+        "name": "vanishing-gradient",
+        "severity": "error",
+        "kind": "vanishing-gradient",
+        "message": "gradient RMS falls 10^-6.8 from the last layer",
+        "module": "net.0",
         "location": {"path": "examples/mlp.py", "line": 9, "col": 9},
         "fix": {
             "description": "initialise with He init",
@@ -206,7 +289,10 @@ def test_findings() -> None:
         "confirmed": True,
     }
     assert (findings[1]["module"], findings[1]["location"], findings[1]["fix"], findings[1]["evidence"]) == (
-        None, None, None, {},
+        None,
+        None,
+        None,
+        {},
     )
     assert [f["confirmed"] for f in findings] == [True, None, False]
 
@@ -227,7 +313,11 @@ def test_empty_report() -> None:
     document = report_to_dict(Report(models=()))
     validate(document)
     assert document["summary"] == {
-        "models": 0, "findings": 0, "errors": 0, "by_severity": {"error": 0, "warning": 0, "info": 0}, "by_code": {},
+        "models": 0,
+        "findings": 0,
+        "errors": 0,
+        "by_severity": {"error": 0, "warning": 0, "info": 0},
+        "by_code": {},
     }
 
 

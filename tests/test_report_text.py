@@ -38,35 +38,82 @@ def make_graph(source: str = "examples/mlp.py", *, std: float = 0.0206191, fallb
     nodes = (
         LayerNode("x", "placeholder", "x", ()),
         LayerNode(
-            "layers_0", "call_module", "Linear", ("x",), module="layers.0", module_type="Linear", shape=(32, 256),
-            role="linear", feeds_activation="relu", params=200960, location=site,
+            "layers_0",
+            "call_module",
+            "Linear",
+            ("x",),
+            module="layers.0",
+            module_type="Linear",
+            shape=(32, 256),
+            role="linear",
+            feeds_activation="relu",
+            params=200960,
+            location=site,
         ),
         LayerNode(
-            "layers_1", "call_module", "ReLU", ("layers_0",), module="layers.1", module_type="ReLU",
-            shape=(32, 256), role="activation", activation="relu", location=site,
+            "layers_1",
+            "call_module",
+            "ReLU",
+            ("layers_0",),
+            module="layers.1",
+            module_type="ReLU",
+            shape=(32, 256),
+            role="activation",
+            activation="relu",
+            location=site,
         ),
         LayerNode(
-            "cell", "call_module", "RNNCell", ("layers_1",), module="cell", module_type="RNNCell", shape=(32, 256),
-            role="recurrent", params=131584, call_count=12, location=SourceLocation(source, 14, 9),
+            "cell",
+            "call_module",
+            "RNNCell",
+            ("layers_1",),
+            module="cell",
+            module_type="RNNCell",
+            shape=(32, 256),
+            role="recurrent",
+            params=131584,
+            call_count=12,
+            location=SourceLocation(source, 14, 9),
         ),
         LayerNode("output", "output", "output", ("cell",)),
     )
     weights = (
         WeightInfo(
-            "layers.0.weight", "layers.0", "Linear", (256, 784), InitInfo("pytorch-default", "recorded"), std, 0.0, 0,
+            "layers.0.weight",
+            "layers.0",
+            "Linear",
+            (256, 784),
+            InitInfo("pytorch-default", "recorded"),
+            std,
+            0.0,
+            0,
         ),
         WeightInfo(
-            "cell.weight_ih", "cell", "RNNCell", (256, 256), InitInfo("uniform(±0.0625)", "recorded"), 0.0361, 0.0, 2,
+            "cell.weight_ih",
+            "cell",
+            "RNNCell",
+            (256, 256),
+            InitInfo("uniform(±0.0625)", "recorded"),
+            0.0361,
+            0.0,
+            2,
         ),
     )
     failed = (TraceAttempt("fx", "symbolically traced variables cannot be used as inputs to control flow\nmore"),)
     return ModelGraph(
-        target=f"{source}:MLP", name="MLP", source_path=source,
+        target=f"{source}:MLP",
+        name="MLP",
+        source_path=source,
         trace=TraceInfo("export" if fallback else "fx", failed if fallback else ()),
         inputs=(InputSpec((32, 784), "float32", "example_inputs()"),),
-        nodes=nodes, weights=weights, tensors=(), params=frozen_mapping(),
-        module_types=frozen_mapping(), module_locations=frozen_mapping(),
-        parameter_count=332544, training=True,
+        nodes=nodes,
+        weights=weights,
+        tensors=(),
+        params=frozen_mapping(),
+        module_types=frozen_mapping(),
+        module_locations=frozen_mapping(),
+        parameter_count=332544,
+        training=True,
     )
 
 
@@ -81,12 +128,21 @@ def finding(
     confirmed: bool | None = None,
 ) -> Finding:
     return Finding(
-        code, "vanishing-gradient", severity, "vanishing-gradient", message, module, location, fix, confirmed=confirmed,
+        code,
+        "vanishing-gradient",
+        severity,
+        "vanishing-gradient",
+        message,
+        module,
+        location,
+        fix,
+        confirmed=confirmed,
     )
 
 
 HE_FIX = Fix(
-    "initialise with He init [not markup]", "for layer in self.layers:\n    nn.init.kaiming_normal_(layer.weight)",
+    "initialise with He init [not markup]",
+    "for layer in self.layers:\n    nn.init.kaiming_normal_(layer.weight)",
 )
 
 
@@ -182,11 +238,28 @@ def test_layer_table() -> None:
     out, _ = render(one_model())
     header = next(line for line in out.splitlines() if line.startswith("layer"))
     assert header.split() == [
-        "layer", "type", "output", "shape", "params", "activation", "init", "weight", "std", "line",
+        "layer",
+        "type",
+        "output",
+        "shape",
+        "params",
+        "activation",
+        "init",
+        "weight",
+        "std",
+        "line",
     ]
     linear = next(line for line in out.splitlines() if line.startswith("layers.0 "))
     assert linear.split() == [
-        "layers.0", "Linear", "[32,", "256]", "200,960", "relu", "pytorch-default", "0.02062", "examples/mlp.py:12",
+        "layers.0",
+        "Linear",
+        "[32,",
+        "256]",
+        "200,960",
+        "relu",
+        "pytorch-default",
+        "0.02062",
+        "examples/mlp.py:12",
     ]
     relu = next(line for line in out.splitlines() if line.startswith("layers.1 "))
     assert relu.split() == ["layers.1", "ReLU", "[32,", "256]", "0", "relu", "-", "-", "examples/mlp.py:12"]
@@ -240,11 +313,11 @@ def test_summary_and_errors_go_to_stderr() -> None:
             ModelReport(make_graph("examples/b.py"), ()),
         ),
         errors=(
-                TargetError(
-                    "examples/broken.py",
-                    "examples/broken.py: importing it raised ModuleNotFoundError: No module named 'timm'\n  traceback",
-                ),
+            TargetError(
+                "examples/broken.py",
+                "examples/broken.py: importing it raised ModuleNotFoundError: No module named 'timm'\n  traceback",
             ),
+        ),
     )
     out, err = render(report)
     assert err.splitlines() == [

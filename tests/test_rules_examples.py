@@ -12,7 +12,12 @@ from gradlint.registry import all_rules, select_rules
 
 from .conftest import ROOT
 
-CASES = [(rule.code, kind, i) for rule in all_rules() for kind in ("valid", "invalid") for i in range(len(getattr(rule, kind)))]
+CASES = [
+    (rule.code, kind, i)
+    for rule in all_rules()
+    for kind in ("valid", "invalid")
+    for i in range(len(getattr(rule, kind)))
+]
 
 
 @pytest.mark.parametrize(("code", "kind", "index"), CASES, ids=[f"{c}-{k}-{i}" for c, k, i in CASES])

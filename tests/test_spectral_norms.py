@@ -84,7 +84,11 @@ def test_convolution_operator_norm_at_the_input_size(form: str) -> None:
     torch.manual_seed(0)
     size = 12
     conv = nn.Conv2d(8, 8, 3, padding=1)
-    model, name = {"module": (nn.Sequential(conv), "0.weight"), "root": (conv, "weight"), "functional": (FunctionalConv(), "weight")}[form]
+    model, name = {
+        "module": (nn.Sequential(conv), "0.weight"),
+        "root": (conv, "weight"),
+        "functional": (FunctionalConv(), "weight"),
+    }[form]
     kernel = dict(model.named_parameters())[name]
     stats = graph_of(model, torch.randn(2, 8, size, size)).params[name]
     # the operator as a matrix: the convolution (without bias) of every basis image

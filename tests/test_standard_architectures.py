@@ -20,7 +20,7 @@ from gradlint.types import Severity
 
 pytestmark = pytest.mark.real
 
-PRE_LN_GPT = '''
+PRE_LN_GPT = """
 import math
 import torch
 from torch import nn
@@ -70,9 +70,9 @@ class GPT(nn.Module):
         return self.head(self.ln_f(x))
 
 EXAMPLE_INPUTS = (torch.randint(0, 1000, (4, 64)),)
-'''
+"""
 
-LSTM_FORGET_BIAS_1 = '''
+LSTM_FORGET_BIAS_1 = """
 import torch
 from torch import nn
 
@@ -92,7 +92,7 @@ class Tagger(nn.Module):
         return self.head(out)
 
 EXAMPLE_INPUTS = (torch.randn(8, 32, 32),)
-'''
+"""
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,14 @@ def run(path: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int
 
 @pytest.mark.parametrize(
     "comment",
-    ["# gradlint: ignore[GL001]", "# noqa: GL001", "# gradlint: ignore", "# gradlint: ignore[GL0]",
-     "# gradlint: ignore[non-finite-tensor]", "# noqa: E501, GL001"],
+    [
+        "# gradlint: ignore[GL001]",
+        "# noqa: GL001",
+        "# gradlint: ignore",
+        "# gradlint: ignore[GL0]",
+        "# gradlint: ignore[non-finite-tensor]",
+        "# noqa: E501, GL001",
+    ],
 )
 def test_comment_on_the_constructing_line_silences(comment: str, model_file, capsys) -> None:
     code, out = run(model_file(with_comment(comment)), capsys)
@@ -115,12 +121,14 @@ def test_multiline_constructor_a_later_line_does_not_count(model_file, capsys) -
 
 def test_silenced_codes_reads_real_files(tmp_path: Path) -> None:
     path = tmp_path / "m.py"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         x = call(  # gradlint: ignore[GL101]
             1,
             2,  # noqa: GL102
         )
-    """))
+    """)
+    )
     assert silenced_codes(str(path), 1) == {"GL101"}
     assert silenced_codes(str(path), 2) == {"GL101"}  # inside the statement: its first line counts
     assert silenced_codes(str(path), 3) == {"GL101", "GL102"}

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
-from torch import nn
 
 from gradlint.api import LintOptions
 from gradlint.load import load_target, parse_target
@@ -85,7 +83,10 @@ def test_transformer_falls_back_to_hooks_and_sees_inside_torch_layers() -> None:
     assert in_proj.init.scheme == "xavier_uniform(gain=1)" and in_proj.init.source == "recorded"
     # out_proj runs inside MultiheadAttention without being called: it keeps the attention's place in order
     names = [w.name for w in graph.weights]
-    assert names.index("encoder.layers.0.self_attn.out_proj.weight") == names.index("encoder.layers.0.self_attn.in_proj_weight") + 1
+    assert (
+        names.index("encoder.layers.0.self_attn.out_proj.weight")
+        == names.index("encoder.layers.0.self_attn.in_proj_weight") + 1
+    )
 
 
 LOOP = """

@@ -41,7 +41,9 @@ def test_fx_refuses_a_wrapped_function_taking_a_weight() -> None:
     trace = model.graph.trace
     assert trace.method == "hooks"
     assert [a.method for a in trace.failed] == ["fx"]
-    assert trace.failed[0].error.startswith("HiddenWeights: fx keeps scaled_projection() whole, and it takes the weight weight")
+    assert trace.failed[0].error.startswith(
+        "HiddenWeights: fx keeps scaled_projection() whole, and it takes the weight weight"
+    )
     assert any(n.role == "matmul" for n in model.graph.nodes)  # the function's ops are in the graph
     assert model.estimates is not None and model.estimates.weight("weight").log10_grad_rms is not None
 

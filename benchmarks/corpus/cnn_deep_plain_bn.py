@@ -7,7 +7,11 @@ from torch import nn
 class PlainBNNet(nn.Module):
     def __init__(self, channels: int = 32, depth: int = 20, classes: int = 10) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU()]
+        layers: list[nn.Module] = [
+            nn.Conv2d(3, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(),
+        ]
         for _ in range(depth - 1):
             layers += [nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU()]
         self.body = nn.Sequential(*layers)

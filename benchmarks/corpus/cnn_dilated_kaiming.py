@@ -8,9 +8,7 @@ class DilatedNet(nn.Module):
     def __init__(self, channels: int = 32, classes: int = 5) -> None:
         super().__init__()
         self.stem = nn.Conv2d(3, channels, 3, padding=1)
-        self.dilated = nn.ModuleList(
-            nn.Conv2d(channels, channels, 3, padding=d, dilation=d) for d in (1, 2, 4, 8, 1)
-        )
+        self.dilated = nn.ModuleList(nn.Conv2d(channels, channels, 3, padding=d, dilation=d) for d in (1, 2, 4, 8, 1))
         self.head = nn.Conv2d(channels, classes, 1)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):

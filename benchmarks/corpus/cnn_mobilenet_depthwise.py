@@ -21,7 +21,9 @@ class DepthwiseSeparable(nn.Module):
 class MobileNetTiny(nn.Module):
     def __init__(self, classes: int = 10) -> None:
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU6(inplace=True))
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, 32, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU6(inplace=True)
+        )
         self.blocks = nn.Sequential(
             DepthwiseSeparable(32, 64, 1),
             DepthwiseSeparable(64, 128, 2),

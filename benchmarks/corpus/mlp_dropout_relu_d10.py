@@ -5,7 +5,9 @@ from torch import nn
 
 
 class DropoutMLP(nn.Module):
-    def __init__(self, in_features: int = 128, width: int = 256, depth: int = 10, classes: int = 10, p: float = 0.2) -> None:
+    def __init__(
+        self, in_features: int = 128, width: int = 256, depth: int = 10, classes: int = 10, p: float = 0.2
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         d = in_features

@@ -23,7 +23,9 @@ class BasicBlock(nn.Module):
 class ZeroGammaResNet(nn.Module):
     def __init__(self, channels: int = 32, blocks: int = 8, classes: int = 10) -> None:
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(inplace=True))
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(inplace=True)
+        )
         self.layers = nn.Sequential(*[BasicBlock(channels) for _ in range(blocks)])
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(channels, classes)

@@ -11,7 +11,7 @@ class IRNN(nn.Module):
         with torch.no_grad():
             self.rnn.weight_hh_l0.copy_(0.9 * torch.eye(hidden_size))
             self.rnn.bias_hh_l0.zero_()
-            nn.init.normal_(self.rnn.weight_ih_l0, std=0.001 ** 0.5)
+            nn.init.normal_(self.rnn.weight_ih_l0, std=0.001**0.5)
         self.out = nn.Linear(hidden_size, out_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,9 @@ from torch import nn
 
 
 class PostLNEncoder(nn.Module):
-    def __init__(self, in_features: int = 40, d_model: int = 64, heads: int = 4, layers: int = 6, classes: int = 10) -> None:
+    def __init__(
+        self, in_features: int = 40, d_model: int = 64, heads: int = 4, layers: int = 6, classes: int = 10
+    ) -> None:
         super().__init__()
         self.input_proj = nn.Linear(in_features, d_model)
         self.encoder = nn.TransformerEncoder(

@@ -5,13 +5,21 @@ from torch import nn
 
 
 class PreLNEncoder(nn.Module):
-    def __init__(self, vocab: int = 1000, d_model: int = 64, heads: int = 4, layers: int = 4, max_len: int = 64) -> None:
+    def __init__(
+        self, vocab: int = 1000, d_model: int = 64, heads: int = 4, layers: int = 4, max_len: int = 64
+    ) -> None:
         super().__init__()
         self.tok = nn.Embedding(vocab, d_model)
         self.pos = nn.Parameter(torch.zeros(1, max_len, d_model))
         nn.init.normal_(self.pos, std=0.02)
         layer = nn.TransformerEncoderLayer(
-            d_model, heads, dim_feedforward=4 * d_model, dropout=0.1, activation="gelu", batch_first=True, norm_first=True
+            d_model,
+            heads,
+            dim_feedforward=4 * d_model,
+            dropout=0.1,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
         )
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d_model)

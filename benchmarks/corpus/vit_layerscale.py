@@ -47,7 +47,9 @@ class Block(nn.Module):
 
 
 class ViT(nn.Module):
-    def __init__(self, img: int = 32, patch: int = 4, dim: int = 64, depth: int = 6, heads: int = 4, classes: int = 10) -> None:
+    def __init__(
+        self, img: int = 32, patch: int = 4, dim: int = 64, depth: int = 6, heads: int = 4, classes: int = 10
+    ) -> None:
         super().__init__()
         self.patch_embed = nn.Conv2d(3, dim, kernel_size=patch, stride=patch)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))

@@ -17,8 +17,8 @@ from typing import Any
 from gradlint.estimate.context import Backward, OpContext, numel
 from gradlint.estimate.layers import IdentityOp, Op
 from gradlint.estimate.registry import ZERO_CONSTRUCTORS, op_for
-from gradlint.estimate.values import evaluate
 from gradlint.estimate.signal import Signal, gaussian_input, parameter_signal
+from gradlint.estimate.values import evaluate
 from gradlint.types import LayerNode, ModelGraph
 from gradlint.verdict import Verdict, VerdictThresholds, verdict
 
@@ -225,13 +225,20 @@ def _weights(graph: ModelGraph, weight_sq: Mapping[str, float]) -> tuple[WeightE
 
 def _widths_after(graph: ModelGraph) -> dict[str, float]:
     """β for each layer: Σ 1/width over the linear and conv layers after it, in forward order."""
-    layers = [n for n in graph.nodes if n.op == "call_module" and n.role in ("linear", "conv", "recurrent", "attention")]
+    layers = [
+        n for n in graph.nodes if n.op == "call_module" and n.role in ("linear", "conv", "recurrent", "attention")
+    ]
     betas: dict[str, float] = {}
     total = 0.0
     for node in reversed(layers):
         if node.module is not None and node.module not in betas:
             betas[node.module] = total
-        width = node.attrs.get("out_features") or node.attrs.get("out_channels") or node.attrs.get("hidden_size") or node.attrs.get("embed_dim")
+        width = (
+            node.attrs.get("out_features")
+            or node.attrs.get("out_channels")
+            or node.attrs.get("hidden_size")
+            or node.attrs.get("embed_dim")
+        )
         if isinstance(width, int) and width > 0:
             total += 1.0 / width
     return betas

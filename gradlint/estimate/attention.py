@@ -107,7 +107,9 @@ class SoftmaxOp(Op):
         return Backward(inputs={0: g * back / n}, shared_inputs={0: 0.0})
 
 
-def attend(q_sig: Signal, k_sig: Signal, v_sig: Signal, shape: AttentionShape, scale: float, causal: bool) -> tuple[Signal, dict]:
+def attend(
+    q_sig: Signal, k_sig: Signal, v_sig: Signal, shape: AttentionShape, scale: float, causal: bool
+) -> tuple[Signal, dict]:
     # the part of K shared across positions adds the same logit to every key: softmax ignores it
     logit_var = scale * scale * shape.head_dim * q_sig.q * k_sig.within_positions
     s = concentration(logit_var, shape.keys, causal)
@@ -137,7 +139,14 @@ def mix_values_backward(g: float, g_pos: float, s: float, queries: int, keys: in
 
 
 def attend_backward(
-    q_sig: Signal, k_sig: Signal, v_sig: Signal, shape: AttentionShape, scale: float, cache: dict, g: float, g_pos: float
+    q_sig: Signal,
+    k_sig: Signal,
+    v_sig: Signal,
+    shape: AttentionShape,
+    scale: float,
+    cache: dict,
+    g: float,
+    g_pos: float,
 ) -> tuple[float, float, float, float]:
     """Per-element gradient variance of Q, K, V, and the position-shared part of V's."""
     s = cache["s"]
@@ -170,11 +179,17 @@ class SdpaOp(Op):
 
     def _setup(self, ctx: OpContext) -> tuple[Signal, Signal, Signal, AttentionShape, float, bool]:
         q_sig, k_sig, v_sig = (ctx.inputs[i] or Signal(q=0.0) for i in range(3))
-        q_shape, k_shape, v_shape = ctx.input_shape(0) or (1, 1), ctx.input_shape(1) or (1, 1), ctx.input_shape(2) or (1, 1)
+        q_shape, k_shape, v_shape = (
+            ctx.input_shape(0) or (1, 1),
+            ctx.input_shape(1) or (1, 1),
+            ctx.input_shape(2) or (1, 1),
+        )
         head_dim = q_shape[-1]
         scale = ctx.attrs.get("scale")
         scale = float(scale) if isinstance(scale, int | float) else 1 / math.sqrt(head_dim)
-        causal = bool(ctx.attrs.get("is_causal", False)) or any(_is_causal_mask(ctx, i) for i in range(3, len(ctx.inputs)))
+        causal = bool(ctx.attrs.get("is_causal", False)) or any(
+            _is_causal_mask(ctx, i) for i in range(3, len(ctx.inputs))
+        )
         shape = AttentionShape(q_shape[-2], k_shape[-2], head_dim, v_shape[-1], q_shape[0] if q_shape else 1)
         return q_sig, k_sig, v_sig, shape, scale, causal
 
@@ -222,7 +237,9 @@ class MultiheadAttentionOp(Op):
         batch_first = bool(ctx.attrs.get("batch_first", False))
         length = shape[1] if batch_first else shape[0]
         key_shape = ctx.input_shape(1) if len(ctx.inputs) > 1 else None
-        keys = (key_shape[1] if batch_first else key_shape[0]) if key_shape is not None and len(key_shape) == 3 else length
+        keys = (
+            (key_shape[1] if batch_first else key_shape[0]) if key_shape is not None and len(key_shape) == 3 else length
+        )
         positions = (shape[0] * shape[1]) if len(shape) == 3 else shape[0]
         return embed, heads, length, keys, positions
 
@@ -240,9 +257,7 @@ class MultiheadAttentionOp(Op):
         projected = []
         for block, source in enumerate(sources):
             x = ctx.inputs[source] or Signal(q=0.0)
-            projected.append(
-                affine_forward(x, embed, _as_stats(w_blocks[block]), _as_stats(b_blocks[block]))
-            )
+            projected.append(affine_forward(x, embed, _as_stats(w_blocks[block]), _as_stats(b_blocks[block])))
         head_dim = embed // max(heads, 1)
         causal = any(s is not None and s.constant for s in ctx.inputs)
         shape = AttentionShape(length, keys, head_dim, head_dim, 1.0)
@@ -260,7 +275,9 @@ class MultiheadAttentionOp(Op):
         g_attended, g_attended_pos = out_gain * g, out_gain * ctx.g_pos
         result = Backward()
         if out_weight is not None:
-            result.weights[out_weight.name] = weight_gradient_sq(positions, ctx.batch, g, ctx.g_pos, attended, ctx.centered)
+            result.weights[out_weight.name] = weight_gradient_sq(
+                positions, ctx.batch, g, ctx.g_pos, attended, ctx.centered
+            )
         head_dim = embed // max(heads, 1)
         g_q, g_k, g_v, g_v_pos = attend_backward(
             *ctx.cache["projected"], ctx.cache["shape"], 1 / math.sqrt(head_dim), ctx.cache, g_attended, g_attended_pos

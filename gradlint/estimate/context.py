@@ -108,14 +108,18 @@ def ratio(out_shape: tuple[int, ...] | None, in_shape: tuple[int, ...] | None) -
     return numel(out_shape) / max(numel(in_shape), 1)
 
 
-def weight_gradient_sq(positions: float, batch: int, g: float, g_pos: float, x: Signal, centered: bool = False) -> float:
+def weight_gradient_sq(
+    positions: float, batch: int, g: float, g_pos: float, x: Signal, centered: bool = False
+) -> float:
     """E[(Σ_n δ_n x_n)²] over ``positions`` uses of a weight: independent across samples, and within one
     sample correlated through the position-shared parts of δ and x. When δ sums to zero over the batch
     and positions in every unit (below a BatchNorm), the part of x common to all of them (its per-unit
     mean, ``shared``) adds up to exactly nothing: Σ_n δ_n μ = μ Σ_n δ_n = 0, in both terms."""
     per_sample = positions / max(batch, 1)
     common = x.shared if centered else 0.0
-    return positions * g * max(x.q - common, 0.0) + positions * max(per_sample - 1, 0.0) * g_pos * max(x.pos_shared - common, 0.0)
+    return positions * g * max(x.q - common, 0.0) + positions * max(per_sample - 1, 0.0) * g_pos * max(
+        x.pos_shared - common, 0.0
+    )
 
 
 def mean_sq(stats: ParamStats | None) -> float:

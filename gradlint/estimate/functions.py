@@ -12,8 +12,8 @@ from dataclasses import replace
 
 import torch
 
-from gradlint.estimate.context import Backward, OpContext, numel, ratio
 from gradlint.estimate.attention import mix_values, mix_values_backward
+from gradlint.estimate.context import Backward, OpContext, numel, ratio
 from gradlint.estimate.gaussian import expect
 from gradlint.estimate.layers import IdentityOp, Op
 from gradlint.estimate.signal import Signal, clamp
@@ -76,7 +76,12 @@ class MulOp(Op):
                 if signal.within > 0.05 * signal.q:
                     self.uncertain = "division by a varying tensor: approximated by its second moment"
                 inverse_q = 1.0 / max(signal.q, 1e-30)
-                signal = Signal(q=inverse_q, mean=(1.0 / signal.mean) if signal.mean else 0.0, shared=inverse_q, pos_shared=inverse_q)
+                signal = Signal(
+                    q=inverse_q,
+                    mean=(1.0 / signal.mean) if signal.mean else 0.0,
+                    shared=inverse_q,
+                    pos_shared=inverse_q,
+                )
             factors.append((index, signal))
         return factors
 
@@ -87,7 +92,7 @@ class MulOp(Op):
         return scale
 
     def forward(self, ctx: OpContext) -> Signal:
-        if any(s is not None and s.zero for s in ctx.inputs[:1 if self.divide else None]):
+        if any(s is not None and s.zero for s in ctx.inputs[: 1 if self.divide else None]):
             return Signal(q=0.0, constant=True, zero=True)  # a state started at zeros: h = decay·0 + ...
         factors = self._factors(ctx)
         scale = self._scale(ctx)
@@ -103,10 +108,19 @@ class MulOp(Op):
         masked = any(s is not None and s.constant for s in ctx.inputs)
         sq = scale * scale
         sign = 0 if self.divide else math.prod(s.sign for _, s in factors) * (1 if scale >= 0 else -1)
-        return clamp(Signal(q=q * sq, mean=mean * scale, shared=shared * sq, pos_shared=pos * sq, causal=first.causal or masked, sign=sign))
+        return clamp(
+            Signal(
+                q=q * sq,
+                mean=mean * scale,
+                shared=shared * sq,
+                pos_shared=pos * sq,
+                causal=first.causal or masked,
+                sign=sign,
+            )
+        )
 
     def backward(self, ctx: OpContext, g: float) -> Backward:
-        if any(s is not None and s.zero for s in ctx.inputs[:1 if self.divide else None]):
+        if any(s is not None and s.zero for s in ctx.inputs[: 1 if self.divide else None]):
             return Backward()
         factors = self._factors(ctx)
         scale_sq = self._scale(ctx) ** 2
@@ -331,7 +345,9 @@ class PowOp(Op):
             return clamp(Signal(q=q, mean=x.q, shared=x.q * x.q, pos_shared=x.q * x.q))
         self.uncertain = f"pow with exponent {p:g} of a varying tensor: Gaussian moments by quadrature"
         mean_value, second, _ = expect(lambda t: t.abs() ** p, x.mean, max(x.q - x.mean**2, 0.0))
-        return clamp(Signal(q=second, mean=mean_value, shared=mean_value * mean_value, pos_shared=mean_value * mean_value))
+        return clamp(
+            Signal(q=second, mean=mean_value, shared=mean_value * mean_value, pos_shared=mean_value * mean_value)
+        )
 
     def backward(self, ctx: OpContext, g: float) -> Backward:
         x = ctx.inputs[0] or Signal(q=0.0)
@@ -382,7 +398,14 @@ def _exp_of_non_positive(x: Signal) -> tuple[float, float]:
     return (1.0 + scale) ** -shape, (1.0 + 2.0 * scale) ** -shape
 
 
-_ELEMENTWISE = {"exp": torch.exp, "abs": torch.abs, "neg": torch.neg, "erf": torch.erf, "cos": torch.cos, "sin": torch.sin}
+_ELEMENTWISE = {
+    "exp": torch.exp,
+    "abs": torch.abs,
+    "neg": torch.neg,
+    "erf": torch.erf,
+    "cos": torch.cos,
+    "sin": torch.sin,
+}
 
 
 class ConcatOp(Op):

@@ -9,8 +9,8 @@ gradient ``E[(∂L/∂W)²] = N·g_out·q_in`` over the N positions it is applie
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from gradlint.estimate.context import Backward, OpContext, mean_of, mean_sq, numel, ratio, weight_gradient_sq
@@ -32,7 +32,9 @@ class Op:
         raise NotImplementedError
 
 
-def affine_forward(x: Signal, fan_in: float, w: ParamStats | None, b: ParamStats | None, coverage: float = 1.0) -> Signal:
+def affine_forward(
+    x: Signal, fan_in: float, w: ParamStats | None, b: ParamStats | None, coverage: float = 1.0
+) -> Signal:
     """y = W x + b with W's entries independent of x: second moment, mean and the per-unit shared part."""
     w_sq, w_mean = mean_sq(w), mean_of(w)
     b_sq, b_mean = mean_sq(b), mean_of(b)
@@ -83,7 +85,9 @@ class LinearOp(Op):
         return result
 
 
-def _pairs(length_in: int, length_out: int, kernel: int, stride: int, padding: int, dilation: int, transposed: bool) -> int:
+def _pairs(
+    length_in: int, length_out: int, kernel: int, stride: int, padding: int, dilation: int, transposed: bool
+) -> int:
     """Valid (output position, tap) pairs along one dimension; zero padding makes border taps invalid."""
     count = 0
     if transposed:
@@ -119,7 +123,9 @@ class ConvOp(Op):
         dilation = tuple(attrs.get("dilation", (1,) * dims))
         padding_attr = attrs.get("padding", (0,) * dims)
         if isinstance(padding_attr, str):
-            padding = tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation)) if padding_attr == "same" else (0,) * dims
+            padding = (
+                tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation)) if padding_attr == "same" else (0,) * dims
+            )
         else:
             padding = tuple(padding_attr)
         groups = int(attrs.get("groups", 1))
@@ -130,7 +136,9 @@ class ConvOp(Op):
             for d in range(dims):
                 length_in, length_out = shape_in[-dims + d], shape_out[-dims + d]
                 if zero_padded:
-                    pairs.append(_pairs(length_in, length_out, kernel[d], stride[d], padding[d], dilation[d], transposed))
+                    pairs.append(
+                        _pairs(length_in, length_out, kernel[d], stride[d], padding[d], dilation[d], transposed)
+                    )
                 else:
                     pairs.append((length_in if transposed else length_out) * kernel[d])
             lengths_in = shape_in[-dims:]
@@ -169,7 +177,9 @@ class ConvOp(Op):
         per_output = math.prod(p / l for p, l in zip(geo["pairs"], geo["lengths_out"]))
         fan_in_taps = geo["in_channels"] / geo["groups"] * per_output
         full = geo["in_channels"] / geo["groups"] * math.prod(geo["kernel"])
-        return affine_forward(self._input(ctx), full, self._weight(ctx), self._param(ctx, "bias"), coverage=fan_in_taps / max(full, 1e-12))
+        return affine_forward(
+            self._input(ctx), full, self._weight(ctx), self._param(ctx, "bias"), coverage=fan_in_taps / max(full, 1e-12)
+        )
 
     def _input(self, ctx: OpContext) -> Signal:
         x = ctx.inputs[0] or Signal(q=0.0)
@@ -195,7 +205,9 @@ class ConvOp(Op):
                 result.weights[weight.name] = applied
         return result
 
-    def _standardized_gradients(self, ctx: OpContext, used: ParamStats, applied: float, g: float, x: Signal) -> dict[str, float]:
+    def _standardized_gradients(
+        self, ctx: OpContext, used: ParamStats, applied: float, g: float, x: Signal
+    ) -> dict[str, float]:
         """From the applied kernel's gradient to the raw weight's and the gain's.
 
         W_used = ĝ·s·(W - μ)/σ: the raw weight's gradient is the applied one times (ĝ·s/σ)², less the
@@ -214,7 +226,9 @@ class ConvOp(Op):
             full = geo["in_channels"] / geo["groups"] * math.prod(geo["kernel"])
             per_output = math.prod(p / l for p, l in zip(geo["pairs"], geo["lengths_out"]))
             unit_kernel = replace(used, mean_sq=float(self._attrs(ctx).get("weight_scale", 1.0)) ** 2)
-            y = affine_forward(x, full, unit_kernel, None, coverage=per_output * geo["in_channels"] / geo["groups"] / max(full, 1e-12))
+            y = affine_forward(
+                x, full, unit_kernel, None, coverage=per_output * geo["in_channels"] / geo["groups"] / max(full, 1e-12)
+            )
             uses = geo["batch"] * math.prod(geo["lengths_out"])
             gradients[gain.name] = weight_gradient_sq(uses, ctx.batch, g, ctx.g_pos, y, ctx.centered)
         return gradients
@@ -232,7 +246,9 @@ class BatchNormOp(Op):
         within = x.within
         normalised = within / (within + eps)
         pos_shared = gamma_sq * max(x.pos_shared - x.shared, 0.0) / (within + eps) + beta_sq
-        return clamp(Signal(q=gamma_sq * normalised + beta_sq, mean=mean_of(beta), shared=beta_sq, pos_shared=pos_shared))
+        return clamp(
+            Signal(q=gamma_sq * normalised + beta_sq, mean=mean_of(beta), shared=beta_sq, pos_shared=pos_shared)
+        )
 
     def backward(self, ctx: OpContext, g: float) -> Backward:
         x = ctx.inputs[0] or Signal(q=0.0)
@@ -251,7 +267,9 @@ class BatchNormOp(Op):
         return Backward(inputs={0: g * kept * scale}, shared_inputs={0: ctx.g_pos * kept_pos * scale}, centered=True)
 
     @staticmethod
-    def _projection(ctx: OpContext, x: Signal, g: float, shape: tuple[int, ...] | None, per_channel: float) -> tuple[float, float]:
+    def _projection(
+        ctx: OpContext, x: Signal, g: float, shape: tuple[int, ...] | None, per_channel: float
+    ) -> tuple[float, float]:
         """The fractions of the gradient's variance, and of its position-shared part, that survive BN's
         backward projection: out of each channel's N = batch x positions values it removes the mean and
         the normalised input x̂ (2 of N directions for a gradient independent across the N values).
@@ -342,7 +360,9 @@ class FunctionalConvOp(ConvOp):
     def _attrs(self, ctx: OpContext) -> Mapping[str, Any]:
         if "functional_attrs" not in ctx.cache:
             weight = self._param(ctx, "weight")
-            ctx.cache["functional_attrs"] = functional_conv_attrs(ctx.attrs, weight.shape if weight is not None else (1, 1, 1))
+            ctx.cache["functional_attrs"] = functional_conv_attrs(
+                ctx.attrs, weight.shape if weight is not None else (1, 1, 1)
+            )
         return ctx.cache["functional_attrs"]
 
 
@@ -381,7 +401,9 @@ class ActivationOp(Op):
             return Backward(inputs={0: g})
         # δ·φ'(x): the position-shared part of δ is scaled by the mean slope, the rest by its second moment
         # the slope varies over the batch: δ·φ'(x) no longer sums to zero where δ did (below a BatchNorm)
-        return Backward(inputs={0: g * found.slope_sq}, shared_inputs={0: ctx.g_pos * found.slope_mean**2}, centered=False)
+        return Backward(
+            inputs={0: g * found.slope_sq}, shared_inputs={0: ctx.g_pos * found.slope_mean**2}, centered=False
+        )
 
 
 class GluOp(Op):
@@ -392,7 +414,12 @@ class GluOp(Op):
         gate = moments("sigmoid", {}, x.mean, x.q, x.shared)
         ctx.cache["gate"] = gate
         return clamp(
-            Signal(q=x.q * gate.second, mean=x.mean * gate.mean, shared=x.shared * gate.shared, pos_shared=x.pos_shared * gate.shared)
+            Signal(
+                q=x.q * gate.second,
+                mean=x.mean * gate.mean,
+                shared=x.shared * gate.shared,
+                pos_shared=x.pos_shared * gate.shared,
+            )
         )
 
     def backward(self, ctx: OpContext, g: float) -> Backward:
@@ -425,7 +452,9 @@ class DropoutOp(Op):
     def backward(self, ctx: OpContext, g: float) -> Backward:
         p = self._p(ctx)
         # the mask averages out of the position-shared part: E[mask/(1-p)] = 1
-        return Backward(inputs={0: g / (1 - p) if p < 1 else 0.0}, shared_inputs={0: ctx.g_pos if p < 1 else 0.0}, centered=False)
+        return Backward(
+            inputs={0: g / (1 - p) if p < 1 else 0.0}, shared_inputs={0: ctx.g_pos if p < 1 else 0.0}, centered=False
+        )
 
 
 class PoolOp(Op):
@@ -458,14 +487,15 @@ class PoolOp(Op):
             shared = first * first + max(x.shared - x.mean * x.mean, 0.0)
             pos_shared = first * first + max(x.pos_shared - x.mean * x.mean, 0.0)
             return clamp(Signal(q=second, mean=first, shared=shared, pos_shared=pos_shared, sign=x.sign))
-        return clamp(Signal(q=x.pos_shared + x.within_positions / window, mean=x.mean, shared=x.shared, pos_shared=x.pos_shared))
+        return clamp(
+            Signal(q=x.pos_shared + x.within_positions / window, mean=x.mean, shared=x.shared, pos_shared=x.pos_shared)
+        )
 
     def backward(self, ctx: OpContext, g: float) -> Backward:
         covered = ratio(ctx.node.shape, ctx.input_shape(0))
         if self.kind == "max":
             return Backward(inputs={0: g * covered * self._winner_slope_factor(ctx)})
         return Backward(inputs={0: g * covered / self._window(ctx)})
-
 
     def _winner_slope_factor(self, ctx: OpContext) -> float:
         """The pooled maximum sits where the preceding activation is steepest (a ReLU's winner is almost
@@ -513,7 +543,9 @@ class IdentityOp(Op):
         index = signals[0][0]
         value = g * ratio(ctx.node.shape, ctx.input_shape(index))
         shape_in, shape_out = ctx.input_shape(index), ctx.node.shape
-        flattened = shape_in and shape_out and len(shape_out) == 2 < len(shape_in) and numel(shape_out) == numel(shape_in)
+        flattened = (
+            shape_in and shape_out and len(shape_out) == 2 < len(shape_in) and numel(shape_out) == numel(shape_in)
+        )
         if flattened and numel(shape_in[2:]) > 1:  # (B, C, 1, 1) after a global pool has one position: nothing to lose
             # A flatten to (batch, features) makes each position its own feature, read by its own weights
             # downstream: the gradient one sample sends to its positions has no part common to them.

@@ -33,7 +33,9 @@ class _Gate:
     bias_sq: float
 
 
-def _gates(ih: ParamStats | None, hh: ParamStats | None, b_ih: ParamStats | None, b_hh: ParamStats | None, count: int) -> list[_Gate]:
+def _gates(
+    ih: ParamStats | None, hh: ParamStats | None, b_ih: ParamStats | None, b_hh: ParamStats | None, count: int
+) -> list[_Gate]:
     def blocks(stats: ParamStats | None) -> list[tuple[float, float]]:
         if stats is None:
             return [(0.0, 0.0)] * count
@@ -121,7 +123,9 @@ class RecurrentOp(Op):
                 caches.append({"slope": slope, "qx": qx, "qh_prev": h_prev})
                 q_h.append(second)
             elif mode == "LSTM":
-                stats = [expect(_TANH if k == 2 else _SIGMOID, *_pre(gates[k], size, hidden, qx, h_prev)) for k in range(4)]
+                stats = [
+                    expect(_TANH if k == 2 else _SIGMOID, *_pre(gates[k], size, hidden, qx, h_prev)) for k in range(4)
+                ]
                 (m_i, s_i, d_i), (m_f, s_f, d_f), (m_g, s_g, d_g), (m_o, s_o, d_o) = stats
                 q_c_prev, m_c_prev = q_c, m_c
                 q_c = s_f * q_c_prev + s_i * s_g + 2 * m_f * m_i * m_c_prev * m_g
@@ -241,5 +245,7 @@ class RecurrentOp(Op):
                 grad_ih += (g_pre_r + g_pre_z + g_pre_n) / 3 * c["qx"]
                 grad_hh += (g_pre_r + g_pre_z + g_u) / 3 * c["qh_prev"]
                 g_x[t] = hidden * (gates[0].w_ih * g_pre_r + gates[1].w_ih * g_pre_z + gates[2].w_ih * g_pre_n)
-                from_next = g_h * c["s_z"] + hidden * (gates[0].w_hh * g_pre_r + gates[1].w_hh * g_pre_z + gates[2].w_hh * g_u)
+                from_next = g_h * c["s_z"] + hidden * (
+                    gates[0].w_hh * g_pre_r + gates[1].w_hh * g_pre_z + gates[2].w_hh * g_u
+                )
         return g_x, (grad_ih, grad_hh)

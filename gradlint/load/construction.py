@@ -60,7 +60,9 @@ _DEFINING_OPS = frozenset(
         "cauchy_",
     }
 )
-_MODIFYING_OPS = frozenset({"mul_", "div_", "add_", "sub_", "clamp_", "clamp_min_", "clamp_max_", "fmod_", "abs_", "neg_", "erfinv_"})
+_MODIFYING_OPS = frozenset(
+    {"mul_", "div_", "add_", "sub_", "clamp_", "clamp_min_", "clamp_max_", "fmod_", "abs_", "neg_", "erfinv_"}
+)
 _SCALAR_TYPES = (int, float, bool, str)
 _RECORDED_INIT_ARGS = ("a", "b", "mean", "std", "gain", "mode", "nonlinearity", "val", "sparsity", "groups")
 
@@ -339,7 +341,12 @@ def _plain(value: Any) -> Any:
 def _op_args(name: str, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
     if name == "copy_":
         source = args[0] if args else kwargs.get("src")
-        if isinstance(source, torch.Tensor) and source.is_floating_point() and source.numel() > 1 and source.device.type != "meta":
+        if (
+            isinstance(source, torch.Tensor)
+            and source.is_floating_point()
+            and source.numel() > 1
+            and source.device.type != "meta"
+        ):
             return {"std": float(source.detach().float().std()), "mean": float(source.detach().float().mean())}
         return {}
     names = {"normal_": ("mean", "std"), "uniform_": ("from", "to"), "fill_": ("value",)}.get(name, ("value",))

@@ -61,7 +61,9 @@ def find_models(
             return found
     if quiet:
         return []
-    raise LoadError(f"{plan.display_path}: no model found: looked for {LOOKED_FOR}; name one with {plan.display_path}:ATTR")
+    raise LoadError(
+        f"{plan.display_path}: no model found: looked for {LOOKED_FOR}; name one with {plan.display_path}:ATTR"
+    )
 
 
 # -- explicit ATTR ---------------------------------------------------------------------------
@@ -103,9 +105,7 @@ def _module_candidates(module: types.ModuleType) -> Iterator[tuple[str, Any]]:
     for name, value in vars(module).items():
         if name.startswith("__"):
             continue
-        if isinstance(value, nn.Module) or _is_own_module_class(value, module):
-            yield name, value
-        elif name in FACTORY_NAMES and callable(value):
+        if isinstance(value, nn.Module) or _is_own_module_class(value, module) or name in FACTORY_NAMES and callable(value):
             yield name, value
 
 
@@ -174,11 +174,7 @@ def _drop_nested_instances(found: list[FoundModel]) -> list[FoundModel]:
 def _factory(module: types.ModuleType, tree: ast.Module, plan: ImportPlan) -> list[FoundModel]:
     for name in FACTORY_NAMES:
         value = getattr(module, name, None)
-        if (
-            inspect.isfunction(value)
-            and value.__module__ == module.__name__
-            and not _required_parameters(value)
-        ):
+        if inspect.isfunction(value) and value.__module__ == module.__name__ and not _required_parameters(value):
             return [FoundModel(name, _build(value, plan, name))]
     return []
 

@@ -40,7 +40,10 @@ _LIBRARY_DIRS = tuple(
         {
             os.path.realpath(os.path.dirname(torch.__file__)) + os.sep,
             os.path.realpath(_GRADLINT_DIR) + os.sep,
-            *(os.path.realpath(sysconfig.get_paths()[key]) + os.sep for key in ("stdlib", "platstdlib", "purelib", "platlib")),
+            *(
+                os.path.realpath(sysconfig.get_paths()[key]) + os.sep
+                for key in ("stdlib", "platstdlib", "purelib", "platlib")
+            ),
         }
     )
 )

@@ -29,9 +29,7 @@ TORCH_PACKAGES = frozenset(
 )
 
 # Fallback for a file that does not parse: an import statement of a torch package at the start of a line.
-_TORCH_IMPORT_LINE = re.compile(
-    r"^\s*(?:import|from)\s+(?:" + "|".join(sorted(TORCH_PACKAGES)) + r")\b", re.MULTILINE
-)
+_TORCH_IMPORT_LINE = re.compile(r"^\s*(?:import|from)\s+(?:" + "|".join(sorted(TORCH_PACKAGES)) + r")\b", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -133,7 +131,9 @@ def _expand_one(spec: TargetSpec) -> list[TargetSpec]:
         return [spec]  # built, not read: checked when loaded
     if os.path.isdir(spec.path):
         if spec.attr is not None:
-            raise LoadError(f"{spec}: ATTR cannot be used with a directory; name a file, e.g. {spec.path}/model.py:{spec.attr}")
+            raise LoadError(
+                f"{spec}: ATTR cannot be used with a directory; name a file, e.g. {spec.path}/model.py:{spec.attr}"
+            )
         return [TargetSpec(path, None, from_directory=True) for path in _model_files(spec.path)]
     check_file(spec.path)
     return [spec]

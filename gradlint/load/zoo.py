@@ -164,7 +164,11 @@ def _import(module_name: str, target: str, family: str) -> Any:
         mismatch = torchvision_mismatch(exc)
         if mismatch is not None:
             raise LoadError(f"{target}: {mismatch}") from exc
-        if isinstance(exc, ModuleNotFoundError) and exc.name is not None and exc.name.split(".")[0] == module_name.split(".")[0]:
+        if (
+            isinstance(exc, ModuleNotFoundError)
+            and exc.name is not None
+            and exc.name.split(".")[0] == module_name.split(".")[0]
+        ):
             raise LoadError(
                 f"{target}: {module_name.split('.')[0]} is not installed; install it with pip install 'gradlint[{ZOO_EXTRAS[family]}]'"
             ) from exc
@@ -226,7 +230,9 @@ def _torchvision(target: str, zoo: ZooName) -> _Built:
         raise _not_found(target, f"torchvision {_version('torchvision')}", name, known)
     family = families.get(name, "classification")
     if family in _TV_REFUSED:
-        raise LoadError(f"{target}: {name} is {_TV_REFUSED[family]}; gradlint lints torchvision classification, segmentation and video models")
+        raise LoadError(
+            f"{target}: {name} is {_TV_REFUSED[family]}; gradlint lints torchvision classification, segmentation and video models"
+        )
 
     def build() -> nn.Module:
         builder = models.get_model_builder(name)
@@ -315,7 +321,9 @@ def _image_shapes(model: nn.Module, shapes: Sequence[tuple[int, ...]], dtype: to
 def _hf(target: str, zoo: ZooName) -> _Built:
     transformers = _import("transformers", target, "hf")
     config, source = _hf_config(transformers, target, zoo.name)
-    cls_name = zoo.cls or next((a for a in getattr(config, "architectures", None) or () if _has_class(transformers, a)), None)
+    cls_name = zoo.cls or next(
+        (a for a in getattr(config, "architectures", None) or () if _has_class(transformers, a)), None
+    )
     cls_name = cls_name or "AutoModel"
     try:
         cls = getattr(transformers, cls_name)
@@ -390,7 +398,7 @@ def _hf_config(transformers: Any, target: str, name: str) -> tuple[Any, str | No
         except (OSError, ValueError) as exc:
             raise LoadError(f"{target}: cannot read {path}: {_one_line(exc)}") from exc
         if not isinstance(values, dict) or "model_type" not in values:
-            raise LoadError(f"{target}: {path} has no \"model_type\"; it is not a transformers config.json")
+            raise LoadError(f'{target}: {path} has no "model_type"; it is not a transformers config.json')
         model_type = values.pop("model_type")
         try:
             return transformers.AutoConfig.for_model(model_type, **values), path
@@ -422,7 +430,12 @@ def _hf_inputs(
     if main == "input_ids":
         embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
         vocab = getattr(embeddings, "num_embeddings", None) or _config_value(config, "vocab_size") or 2
-        length = min(HF_SEQUENCE_LENGTH, _config_value(config, "max_position_embeddings") or _config_value(config, "n_positions") or HF_SEQUENCE_LENGTH)
+        length = min(
+            HF_SEQUENCE_LENGTH,
+            _config_value(config, "max_position_embeddings")
+            or _config_value(config, "n_positions")
+            or HF_SEQUENCE_LENGTH,
+        )
         shape = tuple(shapes[0]) if shapes else (ZOO_BATCH, length)
         ids = torch.randint(0, int(vocab), shape, generator=generator).to(device)
         if not getattr(config, "is_encoder_decoder", False):
@@ -442,7 +455,9 @@ def _hf_inputs(
     elif main == "input_values":
         shape = (ZOO_BATCH, 16000)
     else:
-        raise InputError(f"{target}: cannot make example inputs for {type(model).__name__}'s {main}; pass --input-shape")
+        raise InputError(
+            f"{target}: cannot make example inputs for {type(model).__name__}'s {main}; pass --input-shape"
+        )
     value = torch.randn(shape, generator=generator).to(dtype=float_dtype, device=device)
     return (value,), (InputSpec(shape, dtype_name(float_dtype), origin),)
 

@@ -82,7 +82,9 @@ def probe(
     weights_bytes = _weights_bytes(private, steps, optimizer)
     with seeded_rng(torch.device("cpu"), 0):  # keep the user's RNG untouched by the estimate
         activations, source = _static_activations(private, example_inputs, graph)
-    estimate = MemoryEstimate(weights_bytes + activations, weights_bytes, activations, available, source, available_source)
+    estimate = MemoryEstimate(
+        weights_bytes + activations, weights_bytes, activations, available, source, available_source
+    )
     check_fits(estimate, dev)
 
     deadline.stage = f"moving the model copy to {dev}"
@@ -174,7 +176,9 @@ def _static_activations(model: nn.Module, example_inputs: Any, graph: ModelGraph
     return 0, "none"
 
 
-def _forward_estimate(model: nn.Module, example_inputs: Any, dev: torch.device, estimate: MemoryEstimate) -> MemoryEstimate:
+def _forward_estimate(
+    model: nn.Module, example_inputs: Any, dev: torch.device, estimate: MemoryEstimate
+) -> MemoryEstimate:
     def forward() -> Any:
         inputs = protocol_inputs(example_inputs, torch.Generator().manual_seed(0), dev)
         return call_model(model, inputs)

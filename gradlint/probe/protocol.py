@@ -125,9 +125,7 @@ def _aggregate(refs: list[WeightRef], order: ForwardOrder, runs: list[_SeedRun])
     weights = []
     for ref, index in forward_sorted(refs, order):
         values = [run.grads[ref.name][0] for run in runs]
-        nonfinite = any(run.grads[ref.name][1] for run in runs) or any(
-            math.isnan(v) or v == math.inf for v in values
-        )
+        nonfinite = any(run.grads[ref.name][1] for run in runs) or any(math.isnan(v) or v == math.inf for v in values)
         median = math.nan if nonfinite else statistics.median(values)
         blocked = not nonfinite and median == -math.inf
         weights.append(

@@ -210,4 +210,10 @@ def _sig(value: float) -> float | None:
 def _site(site: NonFiniteSite | None) -> dict[str, Any] | None:
     if site is None:
         return None
-    return {"phase": site.phase, "module": site.module, "module_type": site.module_type, "what": site.what, "seed": site.seed}
+    return {
+        "phase": site.phase,
+        "module": site.module,
+        "module_type": site.module_type,
+        "what": site.what,
+        "seed": site.seed,
+    }

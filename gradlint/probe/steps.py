@@ -66,7 +66,9 @@ def run_steps(
             loss.backward()
             opt.step()
     diverged, reason = judge_losses(losses)
-    return StepsResult(steps=steps, lr=lr, optimizer=optimizer.strip().lower(), losses=tuple(losses), diverged=diverged, reason=reason)
+    return StepsResult(
+        steps=steps, lr=lr, optimizer=optimizer.strip().lower(), losses=tuple(losses), diverged=diverged, reason=reason
+    )
 
 
 def judge_losses(losses: list[float]) -> tuple[bool, str]:

@@ -100,7 +100,9 @@ class WeightPoint:
         if self.band is not None and self.band[0] != self.band[1]:
             lines.append(f"finite-width band: {self.band[0]:.2f} .. {self.band[1]:.2f}")
         if self.probed is not None or self.probed_blocked or self.probed_nonfinite:
-            lines.append(f"measured: {fmt_log10(self.probed, blocked=self.probed_blocked, nonfinite=self.probed_nonfinite)}")
+            lines.append(
+                f"measured: {fmt_log10(self.probed, blocked=self.probed_blocked, nonfinite=self.probed_nonfinite)}"
+            )
         if self.forward is not None:
             lines.append(f"forward RMS (predicted): 10^{self.forward:.2f}")
         if self.probed_forward is not None and math.isfinite(self.probed_forward):
@@ -140,9 +142,7 @@ class FlowChart:
 
     @property
     def forward_range(self) -> tuple[float, float] | None:
-        values = [
-            v for p in self.points for v in (p.forward, p.probed_forward) if v is not None and math.isfinite(v)
-        ]
+        values = [v for p in self.points for v in (p.forward, p.probed_forward) if v is not None and math.isfinite(v)]
         if not values:
             return None
         lo, hi = max(min(values), -60.0), min(max(values), 60.0)

@@ -54,7 +54,7 @@ _TEXT_W = 7.0  # an 11px character, generously
 def html_page(charts: Sequence[FlowChart]) -> str:
     """A complete, self-contained HTML document: every chart stacked."""
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         "<title>gradlint: gradient flow</title>\n</head>\n<body>\n"
         f"{html_fragment(charts)}\n</body>\n</html>\n"
     )
@@ -286,7 +286,9 @@ def _findings(chart: FlowChart, f: _Frame) -> Iterator[str]:
         assert worst is not None
         color = SEVERITY_COLOR[worst.severity]
         x = f.x(p.index)
-        title = html.escape("\n".join(f"{m.code} [{m.severity.value}] {m.module or ''}: {m.message}" for m in p.findings))
+        title = html.escape(
+            "\n".join(f"{m.code} [{m.severity.value}] {m.module or ''}: {m.message}" for m in p.findings)
+        )
         yield (
             f'<g class="finding" data-weight="{html.escape(p.name, quote=True)}"><title>{title}</title>'
             f'<rect x="{x - f.step / 2:.1f}" y="{f.main_top}" width="{f.step:.1f}" height="{_MAIN_H}" '
@@ -348,28 +350,44 @@ def _labels(chart: FlowChart, f: _Frame) -> Iterator[str]:
 def _legend(chart: FlowChart, f: _Frame) -> Iterator[str]:
     x, y = _ML, 16
     items = [
-        (f'<line x1="0" x2="18" y1="0" y2="0" stroke="{PREDICTED_COLOR}" stroke-width="1.8"/>'
-         f'<circle cx="9" cy="0" r="3.6" fill="{PREDICTED_COLOR}"/>', "predicted"),
+        (
+            f'<line x1="0" x2="18" y1="0" y2="0" stroke="{PREDICTED_COLOR}" stroke-width="1.8"/>'
+            f'<circle cx="9" cy="0" r="3.6" fill="{PREDICTED_COLOR}"/>',
+            "predicted",
+        ),
         (f'<rect x="0" y="-5" width="18" height="10" fill="{BAND_COLOR}" fill-opacity="0.55"/>', "finite-width band"),
     ]
     if chart.has_probe:
         items.append(
-            (f'<line x1="0" x2="18" y1="0" y2="0" stroke="{PROBED_COLOR}" stroke-width="1.5" stroke-dasharray="5 3"/>'
-             f'<rect x="5.8" y="-3.2" width="6.4" height="6.4" fill="{PROBED_COLOR}" transform="rotate(45 9 0)"/>', "measured (probe)")
+            (
+                f'<line x1="0" x2="18" y1="0" y2="0" stroke="{PROBED_COLOR}" stroke-width="1.5" stroke-dasharray="5 3"/>'
+                f'<rect x="5.8" y="-3.2" width="6.4" height="6.4" fill="{PROBED_COLOR}" transform="rotate(45 9 0)"/>',
+                "measured (probe)",
+            )
         )
     items.append((f'<line x1="0" x2="18" y1="0" y2="0" stroke="{_FORWARD_COLOR}" stroke-width="1.5"/>', "forward RMS"))
     if chart.has_probe:
         items.append(
-            (f'<line x1="0" x2="18" y1="0" y2="0" stroke="{PROBED_COLOR}" stroke-width="1.5" stroke-dasharray="5 3"/>',
-             "forward RMS (measured)")
+            (
+                f'<line x1="0" x2="18" y1="0" y2="0" stroke="{PROBED_COLOR}" stroke-width="1.5" stroke-dasharray="5 3"/>',
+                "forward RMS (measured)",
+            )
         )
     if chart.flagged:
         items.append(('<path d="M4,-5 L14,-5 L9,3 Z" fill="#c62828"/>', "finding"))
     t = chart.thresholds
-    items.append((f'<rect x="0" y="-6" width="18" height="12" fill="{EXPLODE_COLOR}" stroke="#888" stroke-width="0.5"/>',
-                  f"exploding (≥ 10^{t.explode_max:g})"))
-    items.append((f'<rect x="0" y="-6" width="18" height="12" fill="{VANISH_COLOR}" stroke="#888" stroke-width="0.5"/>',
-                  f"vanishing (≤ 10^{t.vanish_min:g})"))
+    items.append(
+        (
+            f'<rect x="0" y="-6" width="18" height="12" fill="{EXPLODE_COLOR}" stroke="#888" stroke-width="0.5"/>',
+            f"exploding (≥ 10^{t.explode_max:g})",
+        )
+    )
+    items.append(
+        (
+            f'<rect x="0" y="-6" width="18" height="12" fill="{VANISH_COLOR}" stroke="#888" stroke-width="0.5"/>',
+            f"vanishing (≤ 10^{t.vanish_min:g})",
+        )
+    )
     yield '<g class="legend">'
     row_end = f.width - _MR
     for swatch, text in items:

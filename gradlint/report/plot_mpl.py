@@ -99,10 +99,24 @@ def draw_chart(chart: FlowChart, fig: Any) -> None:
     t = chart.thresholds
     ax.set_xlim(-0.6, max(n - 0.4, 0.6))
     ax.set_ylim(lo, hi)
-    ax.axhspan(t.explode_max, hi, color=EXPLODE_COLOR, zorder=0, lw=0, gid="zone-explode",
-               label=f"exploding (≥ $10^{{{t.explode_max:g}}}$)")
-    ax.axhspan(lo, t.vanish_min, color=VANISH_COLOR, zorder=0, lw=0, gid="zone-vanish",
-               label=f"vanishing (≤ $10^{{{t.vanish_min:g}}}$)")
+    ax.axhspan(
+        t.explode_max,
+        hi,
+        color=EXPLODE_COLOR,
+        zorder=0,
+        lw=0,
+        gid="zone-explode",
+        label=f"exploding (≥ $10^{{{t.explode_max:g}}}$)",
+    )
+    ax.axhspan(
+        lo,
+        t.vanish_min,
+        color=VANISH_COLOR,
+        zorder=0,
+        lw=0,
+        gid="zone-vanish",
+        label=f"vanishing (≤ $10^{{{t.vanish_min:g}}}$)",
+    )
     for value in (t.explode_max, t.vanish_min):
         ax.axhline(value, color="#888", ls=(0, (4, 3)), lw=0.9, zorder=1)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=12))
@@ -114,23 +128,58 @@ def draw_chart(chart: FlowChart, fig: Any) -> None:
     predicted = [p.predicted if _finite(p.predicted) else nan for p in chart.points]
     band_lo = [p.band[0] if p.band is not None and _finite(p.predicted) else nan for p in chart.points]
     band_hi = [p.band[1] if p.band is not None and _finite(p.predicted) else nan for p in chart.points]
-    ax.fill_between(xs, band_lo, band_hi, color=BAND_COLOR, alpha=0.55, lw=0, zorder=2, gid="band", label="finite-width band")
+    ax.fill_between(
+        xs, band_lo, band_hi, color=BAND_COLOR, alpha=0.55, lw=0, zorder=2, gid="band", label="finite-width band"
+    )
     ax.plot(xs, predicted, "-o", color=PREDICTED_COLOR, ms=4.5, lw=1.8, zorder=4, gid="predicted", label="predicted")
     blocked = [p.index for p in chart.points if not _finite(p.predicted)]
     if blocked:
-        ax.plot(blocked, [0.025] * len(blocked), "o", mfc="white", mec=PREDICTED_COLOR, ms=5,
-                transform=ax.get_xaxis_transform(), zorder=4, gid="predicted-blocked", label="predicted: blocked")
+        ax.plot(
+            blocked,
+            [0.025] * len(blocked),
+            "o",
+            mfc="white",
+            mec=PREDICTED_COLOR,
+            ms=5,
+            transform=ax.get_xaxis_transform(),
+            zorder=4,
+            gid="predicted-blocked",
+            label="predicted: blocked",
+        )
     if chart.has_probe:
         probed = [p.probed if _finite(p.probed) else nan for p in chart.points]
         ax.plot(xs, probed, "--D", color=PROBED_COLOR, ms=4, lw=1.4, zorder=5, gid="probed", label="measured (probe)")
-        nonfinite = [p.index for p in chart.points if p.probed_nonfinite or (p.probed is not None and not math.isfinite(p.probed))]
+        nonfinite = [
+            p.index
+            for p in chart.points
+            if p.probed_nonfinite or (p.probed is not None and not math.isfinite(p.probed))
+        ]
         if nonfinite:
-            ax.plot(nonfinite, [0.97] * len(nonfinite), "^", color=PROBED_COLOR, ms=7,
-                    transform=ax.get_xaxis_transform(), zorder=5, gid="probed-nonfinite", label="measured: non-finite")
+            ax.plot(
+                nonfinite,
+                [0.97] * len(nonfinite),
+                "^",
+                color=PROBED_COLOR,
+                ms=7,
+                transform=ax.get_xaxis_transform(),
+                zorder=5,
+                gid="probed-nonfinite",
+                label="measured: non-finite",
+            )
         unmeasured = [p.index for p in chart.points if p.probed is None and not p.probed_nonfinite]
         if unmeasured:
-            ax.plot(unmeasured, [0.025] * len(unmeasured), "D", mfc="white", mec=PROBED_COLOR, ms=4,
-                    transform=ax.get_xaxis_transform(), zorder=5, gid="probed-blocked", label="measured: blocked")
+            ax.plot(
+                unmeasured,
+                [0.025] * len(unmeasured),
+                "D",
+                mfc="white",
+                mec=PROBED_COLOR,
+                ms=4,
+                transform=ax.get_xaxis_transform(),
+                zorder=5,
+                gid="probed-blocked",
+                label="measured: blocked",
+            )
     _mark_findings(ax, chart)
 
     ax.set_title(chart.subtitle, loc="left", fontsize=9, pad=16 if chart.flagged else 6)
@@ -181,12 +230,31 @@ def _mark_findings(ax: Axes, chart: FlowChart) -> None:
         assert worst is not None
         color = SEVERITY_COLOR[worst.severity]
         ax.axvspan(p.index - 0.5, p.index + 0.5, color=color, alpha=0.10, lw=0, zorder=1)
-        ax.plot([p.index], [1.0], "v", color=color, ms=7, transform=ax.get_xaxis_transform(), clip_on=False, zorder=6,
-                gid=f"finding-{p.index}")
+        ax.plot(
+            [p.index],
+            [1.0],
+            "v",
+            color=color,
+            ms=7,
+            transform=ax.get_xaxis_transform(),
+            clip_on=False,
+            zorder=6,
+            gid=f"finding-{p.index}",
+        )
         half = len(p.badge) * 0.075 / 2 / inches_per_weight  # an 8pt bold character is ~0.075 in wide
         if p.index - half > last_text + 0.1 / inches_per_weight:
-            ax.text(p.index, 1.02, p.badge, transform=ax.get_xaxis_transform(), ha="center", va="bottom",
-                    color=color, fontsize=8, fontweight="bold", clip_on=False)
+            ax.text(
+                p.index,
+                1.02,
+                p.badge,
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="bottom",
+                color=color,
+                fontsize=8,
+                fontweight="bold",
+                clip_on=False,
+            )
             last_text = p.index + half
 
 

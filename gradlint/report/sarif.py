@@ -148,7 +148,11 @@ def _result(
                     "region": {"startLine": max(line, 1), "startColumn": max(col, 1)},
                 },
                 **(
-                    {"logicalLocations": [{"name": finding.module, "fullyQualifiedName": f"{graph.name}.{finding.module}"}]}
+                    {
+                        "logicalLocations": [
+                            {"name": finding.module, "fullyQualifiedName": f"{graph.name}.{finding.module}"}
+                        ]
+                    }
                     if finding.module
                     else {}
                 ),

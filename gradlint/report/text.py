@@ -223,7 +223,9 @@ def probe_lines(model: ModelReport) -> tuple[str, ...]:
     steps = probe.steps
     if steps is not None:
         outcome = "diverged" if steps.diverged else "ok"
-        lines.append(f"probe steps ({steps.steps} x {steps.optimizer}, lr {steps.lr:g}): {outcome}: {one_line(steps.reason)}")
+        lines.append(
+            f"probe steps ({steps.steps} x {steps.optimizer}, lr {steps.lr:g}): {outcome}: {one_line(steps.reason)}"
+        )
     return tuple(lines)
 
 

@@ -33,8 +33,8 @@ from gradlint.trace.export_trace import trace_export
 from gradlint.trace.fx_trace import trace_fx
 from gradlint.trace.hook_trace import trace_hooks
 from gradlint.trace.shapes import ForwardFailure
-from gradlint.trace.timm_trace import NotApplicable, trace_fx_timm
 from gradlint.trace.stats import collect_param_stats
+from gradlint.trace.timm_trace import NotApplicable, trace_fx_timm
 from gradlint.trace.weights import collect_weights, tensor_health
 from gradlint.types import LoadedModel, ModelGraph, TraceAttempt, TraceInfo, frozen_mapping, nearest_site
 
@@ -97,7 +97,11 @@ def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None) -> Mo
         params=frozen_mapping(params),
         module_types=frozen_mapping({path: type(m).__name__ for path, m in model.named_modules()}),
         module_locations=frozen_mapping(
-            {path: site for path, _ in model.named_modules() if (site := nearest_site(path, loaded.construction_sites)) is not None}
+            {
+                path: site
+                for path, _ in model.named_modules()
+                if (site := nearest_site(path, loaded.construction_sites)) is not None
+            }
         ),
         parameter_count=sum(p.numel() for p in model.parameters()),
         training=model.training,

@@ -128,7 +128,9 @@ def build_nodes(
                 params = sum(p.numel() for p in module.parameters())
             location = nearest_site(op.module, construction_sites)
         elif op.op == "call_function":
-            location = forward_location or (nearest_site(op.module, construction_sites) if op.module is not None else None)
+            location = forward_location or (
+                nearest_site(op.module, construction_sites) if op.module is not None else None
+            )
         nodes.append(
             LayerNode(
                 name=op.name,

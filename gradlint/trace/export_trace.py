@@ -96,7 +96,12 @@ def trace_export(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]
             # A layer's output is the member its consumers read first (an LSTM's `out`, not `c_n`).
             member = member_shapes.pop(source.name, None)
             owner = groups_by_name.get(alias.get(source.name, ""))
-            if member is not None and owner is not None and owner.name not in settled and leaf_key_of(owner) != leaf_key:
+            if (
+                member is not None
+                and owner is not None
+                and owner.name not in settled
+                and leaf_key_of(owner) != leaf_key
+            ):
                 owner.shape, owner.dtype = member
                 settled.add(owner.name)
         if leaf_key is not None and leaf_path is not None:
@@ -122,7 +127,19 @@ def trace_export(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]
         innermost = _fqn(stack[-1][1][0]) if stack else ""
         name = ops.canonical_function_name(node.target)
         attrs = ops.scalar_args(tuple(node.args), dict(node.kwargs))
-        raw.append(RawOp(node.name, "call_function", name, tuple(dict.fromkeys(inputs)), innermost, shape, dtype, node.meta.get("stack_trace"), attrs))
+        raw.append(
+            RawOp(
+                node.name,
+                "call_function",
+                name,
+                tuple(dict.fromkeys(inputs)),
+                innermost,
+                shape,
+                dtype,
+                node.meta.get("stack_trace"),
+                attrs,
+            )
+        )
         alias[node.name] = node.name
     return raw
 

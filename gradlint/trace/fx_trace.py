@@ -51,13 +51,19 @@ def trace_fx(model: nn.Module, example_inputs: Sequence[Any], tracer: fx.Tracer 
         stack = node.meta.get("nn_module_stack") or {}
         enclosing = next(reversed(stack.values()))[0] if stack else ""
         if node.op == "call_module":
-            raw.append(RawOp(node.name, "call_module", str(node.target), inputs, str(node.target), shape, dtype, node.stack_trace))
+            raw.append(
+                RawOp(
+                    node.name, "call_module", str(node.target), inputs, str(node.target), shape, dtype, node.stack_trace
+                )
+            )
         elif node.op in ("call_function", "call_method"):
             name = ops.canonical_function_name(node.target)
             if name in ("_assert_is_none",):
                 continue
             attrs = ops.scalar_args(tuple(node.args), dict(node.kwargs))
-            raw.append(RawOp(node.name, "call_function", name, inputs, enclosing, shape, dtype, node.stack_trace, attrs))
+            raw.append(
+                RawOp(node.name, "call_function", name, inputs, enclosing, shape, dtype, node.stack_trace, attrs)
+            )
         elif node.op == "get_attr":
             raw.append(RawOp(node.name, "get_attr", str(node.target), (), None, shape, dtype))
         else:
@@ -81,7 +87,10 @@ def _refuse_hidden_weights(graph: fx.Graph, model: nn.Module) -> None:
     """
     parameters = dict(model.named_parameters())
     for node in graph.nodes:
-        if node.op != "call_function" or (getattr(node.target, "__module__", None) or "").split(".")[0] in _TRANSPARENT_MODULES:
+        if (
+            node.op != "call_function"
+            or (getattr(node.target, "__module__", None) or "").split(".")[0] in _TRANSPARENT_MODULES
+        ):
             continue
         weights = [
             str(a.target)

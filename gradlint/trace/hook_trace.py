@@ -96,16 +96,24 @@ class _Watcher(TorchFunctionMode):
         stack = _stack_text()
         enclosing = self.module_stack[-1] if self.module_stack else ""
         inputs = self.refs((args, kwargs))
-        self.raw.append(RawOp(op_name, "call_function", name, inputs, enclosing, shape, dtype, stack, ops.scalar_args(args, kwargs)))
+        self.raw.append(
+            RawOp(op_name, "call_function", name, inputs, enclosing, shape, dtype, stack, ops.scalar_args(args, kwargs))
+        )
         self.produced(op_name, result)
-        if isinstance(result, tuple | list) and len(result) > 1 and all(isinstance(item, torch.Tensor) for item in result):
+        if (
+            isinstance(result, tuple | list)
+            and len(result) > 1
+            and all(isinstance(item, torch.Tensor) for item in result)
+        ):
             # ``q, k, v = qkv.unbind(0)``: Python unpacks the tuple unseen, so each part gets the
             # ``getitem`` an fx or export graph has; else q, k and v would be one value to their consumers.
             for index, item in enumerate(result):
                 part = f"getitem_{len(self.raw)}"
                 shape, dtype = first_tensor_meta(item)
                 attrs = ops.scalar_args((None, index), {})
-                self.raw.append(RawOp(part, "call_function", "getitem", (op_name,), enclosing, shape, dtype, stack, attrs))
+                self.raw.append(
+                    RawOp(part, "call_function", "getitem", (op_name,), enclosing, shape, dtype, stack, attrs)
+                )
                 self.produced(part, item)
         return result
 
@@ -178,4 +186,3 @@ def trace_hooks(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]:
             handle.remove()
     watcher.raw.append(RawOp("output", "output", "output", watcher.refs(output)))
     return watcher.raw
-

@@ -28,7 +28,9 @@ def classify_init(
     weight: torch.Tensor, module: nn.Module | None, calls: Sequence[InitCall], stats: ParamStats | None = None
 ) -> InitInfo:
     """The scheme the recorded calls name, else the one the values fit (``stats``: what was read of them already)."""
-    defining = [i for i, c in enumerate(calls) if c.whole and c.name not in _MODIFIERS and c.name not in ("add_", "clamp_")]
+    defining = [
+        i for i, c in enumerate(calls) if c.whole and c.name not in _MODIFIERS and c.name not in ("add_", "clamp_")
+    ]
     if defining:
         start = defining[-1]
         scheme = _scheme_of_call(calls[start], weight, module)
@@ -41,7 +43,11 @@ def classify_init(
 
 def _modifier_text(call: InitCall) -> str:
     if call.name in _MODIFIERS and call.whole and "value" in call.args:
-        return f" {_MODIFIERS[call.name]}{call.args['value']:.4g}" if isinstance(call.args["value"], int | float) else f" then {call}"
+        return (
+            f" {_MODIFIERS[call.name]}{call.args['value']:.4g}"
+            if isinstance(call.args["value"], int | float)
+            else f" then {call}"
+        )
     return f" then {call}"
 
 
@@ -53,7 +59,12 @@ def _scheme_of_call(call: InitCall, weight: torch.Tensor, module: nn.Module | No
         nonlinearity = args.get("nonlinearity", "leaky_relu")
         a = float(args.get("a", 0) or 0)
         mode = args.get("mode", "fan_in")
-        if name == "kaiming_uniform" and nonlinearity == "leaky_relu" and abs(a - _DEFAULT_A) < 1e-6 and mode == "fan_in":
+        if (
+            name == "kaiming_uniform"
+            and nonlinearity == "leaky_relu"
+            and abs(a - _DEFAULT_A) < 1e-6
+            and mode == "fan_in"
+        ):
             return "pytorch-default"
         if nonlinearity == "leaky_relu":
             nonlinearity = f"leaky_relu(a={a:g})" if a else "relu"
@@ -84,7 +95,11 @@ def _scheme_of_call(call: InitCall, weight: torch.Tensor, module: nn.Module | No
     if name == "uniform":
         low = float(args.get("a", args.get("from", 0.0)))
         high = float(args.get("b", args.get("to", 1.0)))
-        if isinstance(module, nn.RNNBase) and math.isclose(high, 1 / math.sqrt(module.hidden_size), rel_tol=1e-4) and low == -high:
+        if (
+            isinstance(module, nn.RNNBase)
+            and math.isclose(high, 1 / math.sqrt(module.hidden_size), rel_tol=1e-4)
+            and low == -high
+        ):
             return "pytorch-default"
         if low == -high:
             return f"uniform(±{high:.4g})"
@@ -157,19 +172,25 @@ def _orthogonal_gain(weight: torch.Tensor, spectral_norm: float | None = None) -
     scale = float(torch.linalg.vector_norm(matrix)) ** 2 / matrix.shape[0]  # the mean of diag(W Wᵀ)
     if not scale > 0 or (spectral_norm is not None and spectral_norm**2 > 1.01 * scale):
         return None
-    probes = torch.randn(matrix.shape[0], ORTHOGONAL_PROBES, generator=torch.Generator().manual_seed(0)).to(matrix.device)
+    probes = torch.randn(matrix.shape[0], ORTHOGONAL_PROBES, generator=torch.Generator().manual_seed(0)).to(
+        matrix.device
+    )
     residual = matrix @ (matrix.T @ probes) / scale - probes
     deviation = float(torch.linalg.vector_norm(residual) / torch.linalg.vector_norm(probes))
     return math.sqrt(scale) if deviation < 1e-3 else None
 
 
-def moments_from_calls(tensor: torch.Tensor, module: nn.Module | None, calls: Sequence[InitCall]) -> tuple[float, float, str] | None:
+def moments_from_calls(
+    tensor: torch.Tensor, module: nn.Module | None, calls: Sequence[InitCall]
+) -> tuple[float, float, str] | None:
     """(mean, E[w²], distribution) implied by the recorded init calls, for tensors without values (the meta device).
 
     The last whole-tensor defining call sets the distribution; later whole ``mul_``/``div_`` calls scale it.
     Returns None when the calls do not determine the statistics.
     """
-    defining = [i for i, c in enumerate(calls) if c.whole and c.name not in _MODIFIERS and c.name not in ("add_", "clamp_")]
+    defining = [
+        i for i, c in enumerate(calls) if c.whole and c.name not in _MODIFIERS and c.name not in ("add_", "clamp_")
+    ]
     if not defining:
         return None
     start = defining[-1]
@@ -194,7 +215,11 @@ def _call_moments(call: InitCall, tensor: torch.Tensor, module: nn.Module | None
     if name in ("kaiming_uniform", "kaiming_normal"):
         nonlinearity = str(args.get("nonlinearity", "leaky_relu"))
         a = float(args.get("a", 0) or 0)
-        gain = nn.init.calculate_gain(nonlinearity, a) if nonlinearity in ("leaky_relu",) else nn.init.calculate_gain(nonlinearity)
+        gain = (
+            nn.init.calculate_gain(nonlinearity, a)
+            if nonlinearity in ("leaky_relu",)
+            else nn.init.calculate_gain(nonlinearity)
+        )
         fan = fan_in if args.get("mode", "fan_in") == "fan_in" else fan_out
         return 0.0, gain * gain / max(fan, 1), "iid"
     if name in ("xavier_uniform", "xavier_normal"):

@@ -218,7 +218,15 @@ def module_role(module: nn.Module) -> str | None:
         return "normalization"
     if isinstance(module, nn.modules.dropout._DropoutNd):
         return "dropout"
-    if isinstance(module, (nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd, nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)):
+    if isinstance(
+        module,
+        (
+            nn.modules.pooling._MaxPoolNd,
+            nn.modules.pooling._AvgPoolNd,
+            nn.modules.pooling._AdaptiveAvgPoolNd,
+            nn.modules.pooling._AdaptiveMaxPoolNd,
+        ),
+    ):
         return "pool"
     if isinstance(module, (nn.Flatten, nn.Unflatten, nn.Identity)):
         return "reshape"
@@ -327,7 +335,9 @@ def module_attrs(module: nn.Module) -> dict[str, Any]:
     if is_hf_conv1d(module):
         attrs.update(in_features=int(module.nx), out_features=int(module.nf), weight_layout="in_out")
     if isinstance(module, nn.PReLU):
-        attrs["negative_slope"] = float(module.weight.detach().float().mean()) if module.weight.device.type != "meta" else 0.25
+        attrs["negative_slope"] = (
+            float(module.weight.detach().float().mean()) if module.weight.device.type != "meta" else 0.25
+        )
     return attrs
 
 
@@ -338,7 +348,9 @@ def _standardizes_weight(module: nn.Module) -> bool:
     first: the raw weight's scale then does not reach the output, and its gradient scales as 1/std.
     """
     module_path = type(module).__module__
-    return isinstance(module, nn.modules.conv._ConvNd) and module_path.startswith(("timm.layers.std_conv", "timm.models.layers.std_conv"))
+    return isinstance(module, nn.modules.conv._ConvNd) and module_path.startswith(
+        ("timm.layers.std_conv", "timm.models.layers.std_conv")
+    )
 
 
 NODE_ARG = "<node>"

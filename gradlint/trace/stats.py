@@ -52,7 +52,9 @@ def collect_param_stats(
         owner_path, _, local = name.rpartition(".")
         owner = modules[owner_path]
         if parameter.device.type == "meta":
-            stats[name] = _recorded_stats(name, owner_path, local, parameter, owner, _records(name, parameter, model, init_records))
+            stats[name] = _recorded_stats(
+                name, owner_path, local, parameter, owner, _records(name, parameter, model, init_records)
+            )
         else:
             compounded = owner_path in repeated or (isinstance(owner, nn.RNNBase) and local.startswith("weight_hh"))
             tolerance = COMPOUNDED_TOLERANCE if compounded else LANCZOS_TOLERANCE
@@ -63,7 +65,9 @@ def collect_param_stats(
     return stats
 
 
-def _records(name: str, parameter: torch.Tensor, model: nn.Module, init_records: Mapping[str, tuple[InitCall, ...]]) -> tuple[InitCall, ...]:
+def _records(
+    name: str, parameter: torch.Tensor, model: nn.Module, init_records: Mapping[str, tuple[InitCall, ...]]
+) -> tuple[InitCall, ...]:
     if name in init_records:
         return init_records[name]
     # a tied weight's records sit under its first name
@@ -101,7 +105,9 @@ def _recorded_stats(
     return ParamStats(name, owner_path, shape, mean, mean_sq, blocks, norm, radius, source)
 
 
-def _block_moments(calls: Sequence[InitCall], tensor: torch.Tensor, owner: nn.Module, count: int) -> list[tuple[float, float]]:
+def _block_moments(
+    calls: Sequence[InitCall], tensor: torch.Tensor, owner: nn.Module, count: int
+) -> list[tuple[float, float]]:
     """Per-gate statistics: whole-tensor init, then partial writes (a forget-gate bias slice) on their rows."""
     found = moments_from_calls(tensor, owner, [c for c in calls if c.whole])
     base = (found[0], found[1]) if found is not None else (0.0, 0.0)
@@ -123,8 +129,13 @@ class ConvGeometry:
     @classmethod
     def of(cls, conv: nn.modules.conv._ConvNd) -> ConvGeometry:
         return cls(
-            tuple(conv.kernel_size), tuple(conv.stride), conv.padding if isinstance(conv.padding, str) else tuple(conv.padding),
-            tuple(conv.dilation), conv.groups, conv.transposed, tuple(conv.output_padding),
+            tuple(conv.kernel_size),
+            tuple(conv.stride),
+            conv.padding if isinstance(conv.padding, str) else tuple(conv.padding),
+            tuple(conv.dilation),
+            conv.groups,
+            conv.transposed,
+            tuple(conv.output_padding),
         )
 
     @property
@@ -150,7 +161,9 @@ def _functional_convolutions(nodes: Sequence[LayerNode]) -> dict[str, ConvUse]:
         if source is None or source.shape is None or kernel is None or kernel.op != "get_attr" or kernel.shape is None:
             continue
         attrs = ops.functional_conv_attrs(node.attrs, kernel.shape)
-        geometry = ConvGeometry(attrs["kernel_size"], attrs["stride"], attrs["padding"], attrs["dilation"], attrs["groups"])
+        geometry = ConvGeometry(
+            attrs["kernel_size"], attrs["stride"], attrs["padding"], attrs["dilation"], attrs["groups"]
+        )
         found.setdefault(kernel.target, (tuple(source.shape), geometry))
     return found
 
@@ -203,7 +216,9 @@ def _stats(
     return ParamStats(name, owner_path, shape, mean, mean_sq, blocks, norm, radius, source)
 
 
-def _spectral_norm(weight: torch.Tensor, owner: nn.Module, local: str, conv: ConvUse | None, tolerance: float) -> tuple[float, str]:
+def _spectral_norm(
+    weight: torch.Tensor, owner: nn.Module, local: str, conv: ConvUse | None, tolerance: float
+) -> tuple[float, str]:
     # Only the convolution's own kernel is an operator over the input; a per-channel parameter beside it
     # (nfnet's ``gain``, shaped [out, 1, 1, 1]) is a matrix of one column.
     is_kernel = local == "weight" and tuple(weight.shape) == tuple(getattr(owner, "weight", weight).shape)
@@ -212,7 +227,10 @@ def _spectral_norm(weight: torch.Tensor, owner: nn.Module, local: str, conv: Con
         if geometry.pointwise:
             # A 1×1 convolution applies its c_out×c_in matrix at every (kept) pixel, one group's block
             # each: its operator norm is the largest matrix norm, at any input size.
-            norms = [_matrix_norm(block.reshape(block.shape[0], -1), tolerance) for block in weight.chunk(geometry.groups, dim=0)]
+            norms = [
+                _matrix_norm(block.reshape(block.shape[0], -1), tolerance)
+                for block in weight.chunk(geometry.groups, dim=0)
+            ]
             return max(n for n, _ in norms), norms[0][1]
         return _conv_operator_norm(weight, geometry, input_shape, min(tolerance, OPERATOR_TOLERANCE)), "lanczos"
     matrix = weight.reshape(weight.shape[0], -1)
@@ -230,7 +248,10 @@ def _matrix_norm(matrix: torch.Tensor, tolerance: float) -> tuple[float, str]:
 
 
 def _lanczos_norm(
-    gram: Callable[[torch.Tensor], torch.Tensor], shape: Sequence[int], like: torch.Tensor, tolerance: float = LANCZOS_TOLERANCE
+    gram: Callable[[torch.Tensor], torch.Tensor],
+    shape: Sequence[int],
+    like: torch.Tensor,
+    tolerance: float = LANCZOS_TOLERANCE,
 ) -> float:
     """σ_max of A from ``gram(v) = AᵀA v``: Lanczos on AᵀA, fully reorthogonalised, until the top Ritz value settles.
 
@@ -242,7 +263,9 @@ def _lanczos_norm(
     steps = LANCZOS_STEPS.get(tolerance, max(LANCZOS_STEPS.values()))
     generator = torch.Generator().manual_seed(0)
     start = torch.randn(math.prod(shape), generator=generator, dtype=like.dtype).to(like.device)
-    basis = torch.empty(steps, start.numel(), dtype=like.dtype, device=like.device)  # rows: the orthonormal Krylov vectors
+    basis = torch.empty(
+        steps, start.numel(), dtype=like.dtype, device=like.device
+    )  # rows: the orthonormal Krylov vectors
     basis[0] = start / start.norm()
     alphas: list[float] = []
     betas: list[float] = []
@@ -273,7 +296,9 @@ def _lanczos_norm(
 OPERATOR_LENGTH = 32
 
 
-def _conv_operator_norm(weight: torch.Tensor, conv: ConvGeometry, input_shape: tuple[int, ...], tolerance: float) -> float:
+def _conv_operator_norm(
+    weight: torch.Tensor, conv: ConvGeometry, input_shape: tuple[int, ...], tolerance: float
+) -> float:
     spatial = len(conv.kernel_size)
     # A zero-padded convolution's norm grows with the input toward the circular one (the largest
     # transfer matrix over frequencies) and is within 2 % of it at 32 pixels for the usual kernels
@@ -282,7 +307,11 @@ def _conv_operator_norm(weight: torch.Tensor, conv: ConvGeometry, input_shape: t
     extents = [(k - 1) * d + 1 for k, d in zip(conv.kernel_size, conv.dilation)]
     lengths = [min(n, max(OPERATOR_LENGTH, 4 * e * s)) for n, e, s in zip(input_shape[-spatial:], extents, conv.stride)]
     sample_shape = (1, input_shape[-spatial - 1], *lengths)
-    functional = {1: (F.conv1d, F.conv_transpose1d), 2: (F.conv2d, F.conv_transpose2d), 3: (F.conv3d, F.conv_transpose3d)}[spatial]
+    functional = {
+        1: (F.conv1d, F.conv_transpose1d),
+        2: (F.conv2d, F.conv_transpose2d),
+        3: (F.conv3d, F.conv_transpose3d),
+    }[spatial]
     forward = functional[1] if conv.transposed else functional[0]
     kwargs = {"stride": conv.stride, "padding": conv.padding, "dilation": conv.dilation, "groups": conv.groups}
     if conv.transposed:

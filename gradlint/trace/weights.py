@@ -97,12 +97,12 @@ def tensor_health(model: nn.Module, params: Mapping[str, ParamStats] | None = No
     are finite has neither (both would carry them), so only the others are scanned."""
     params = params or {}
     health = []
-    named = [(n, t, "parameter") for n, t in model.named_parameters()] + [(n, t, "buffer") for n, t in model.named_buffers()]
+    named = [(n, t, "parameter") for n, t in model.named_parameters()] + [
+        (n, t, "buffer") for n, t in model.named_buffers()
+    ]
     for name, tensor, kind in named:
         stats = params.get(name) if kind == "parameter" else None
-        if tensor.device.type == "meta" or not (tensor.is_floating_point() or tensor.is_complex()):
-            nan = inf = 0
-        elif stats is not None and stats.finite:
+        if tensor.device.type == "meta" or not (tensor.is_floating_point() or tensor.is_complex()) or stats is not None and stats.finite:
             nan = inf = 0
         else:
             detached = tensor.detach()
