@@ -349,16 +349,16 @@ def _write_report(report: Report, output_format: str, statistics: bool, out: IO[
 @click.option("--all", "show_all", is_flag=True, help="Print the documentation of every rule.")
 def rule_command(code: str | None, show_all: bool) -> None:
     """Explain a rule: what it checks, why, an example and the fix."""
-    from gradlint.registry import all_rules, get_rule
+    from gradlint.catalog import rule_doc, rule_docs  # read from the rule files: no torch
 
     if show_all:
-        for rule in all_rules():
-            click.echo(f"# {rule.code} {rule.name} ({rule.severity.value})\n\n{rule.doc}\n")
+        for rule in rule_docs():
+            click.echo(f"# {rule.code} {rule.name} ({rule.severity})\n\n{rule.doc}\n")
         return
     if not code:
         raise UsageError("name a rule (`gradlint rule GL001`) or pass --all")
-    rule = get_rule(code)
-    click.echo(f"# {rule.code} {rule.name} ({rule.severity.value})\n\n{rule.doc}")
+    rule = rule_doc(code)
+    click.echo(f"# {rule.code} {rule.name} ({rule.severity})\n\n{rule.doc}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

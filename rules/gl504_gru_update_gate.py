@@ -192,10 +192,11 @@ def update_gates(view: View, node: LayerNode) -> list[UpdateGate]:
 
             def pre(gate: int, q_hidden: float) -> tuple[float, float]:
                 """(mean, variance) of a gate's pre-activation: the biases set the mean, weights and biases the spread."""
-                moments = [_block(b, gate) for b in biases]
+                # called within this iteration only, so the loop's current values are the ones meant
+                moments = [_block(b, gate) for b in biases]  # noqa: B023
                 mean = sum(m for m, _ in moments)
                 variance = sum(max(sq - m * m, 0.0) for m, sq in moments)
-                return mean, size * _block(w_ih, gate)[1] * q_in + q_hidden + variance
+                return mean, size * _block(w_ih, gate)[1] * q_in + q_hidden + variance  # noqa: B023
 
             _, s_r, d_r = expect(_SIGMOID, *pre(_RESET, hidden * _block(w_hh, _RESET)[1] * q_h))
             z_pre = pre(_UPDATE, hidden * _block(w_hh, _UPDATE)[1] * q_h)

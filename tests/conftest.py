@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import subprocess
 import sys
@@ -28,10 +29,8 @@ def _define_torchvision_operator_schemas() -> torch.library.Library | None:
         "nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
         "qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
     ):
-        try:
+        with contextlib.suppress(RuntimeError):  # already defined: a working torchvision build
             library.define(schema)
-        except RuntimeError:
-            pass  # already defined: a working torchvision build
     return library
 
 

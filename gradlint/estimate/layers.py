@@ -174,7 +174,7 @@ class ConvOp(Op):
 
     def forward(self, ctx: OpContext) -> Signal:
         geo = self._geometry(ctx)
-        per_output = math.prod(p / l for p, l in zip(geo["pairs"], geo["lengths_out"]))
+        per_output = math.prod(p / n for p, n in zip(geo["pairs"], geo["lengths_out"]))
         fan_in_taps = geo["in_channels"] / geo["groups"] * per_output
         full = geo["in_channels"] / geo["groups"] * math.prod(geo["kernel"])
         return affine_forward(
@@ -193,7 +193,7 @@ class ConvOp(Op):
         x = self._input(ctx)
         geo = self._geometry(ctx)
         weight = self._weight(ctx)
-        per_input = math.prod(p / l for p, l in zip(geo["pairs"], geo["lengths_in"]))
+        per_input = math.prod(p / n for p, n in zip(geo["pairs"], geo["lengths_in"]))
         fan_out_eff = geo["out_channels"] / geo["groups"] * per_input
         result = Backward(inputs={0: fan_out_eff * mean_sq(weight) * g})
         if weight is not None:
@@ -224,7 +224,7 @@ class ConvOp(Op):
         if gain is not None:
             geo = self._geometry(ctx)
             full = geo["in_channels"] / geo["groups"] * math.prod(geo["kernel"])
-            per_output = math.prod(p / l for p, l in zip(geo["pairs"], geo["lengths_out"]))
+            per_output = math.prod(p / n for p, n in zip(geo["pairs"], geo["lengths_out"]))
             unit_kernel = replace(used, mean_sq=float(self._attrs(ctx).get("weight_scale", 1.0)) ** 2)
             y = affine_forward(
                 x, full, unit_kernel, None, coverage=per_output * geo["in_channels"] / geo["groups"] / max(full, 1e-12)

@@ -114,7 +114,7 @@ class RecurrentOp(Op):
         gates = _gates(*params, count)
         q_h, caches = [0.0], []
         q_c, m_c = 0.0, 0.0
-        for t, qx in enumerate(q_x):
+        for qx in q_x:
             h_prev = q_h[-1]
             if mode == "RNN":
                 mean, var = _pre(gates[0], size, hidden, qx, h_prev)
@@ -180,10 +180,7 @@ class RecurrentOp(Op):
         steps = cfg["steps"]
         coverage = ctx.cache.get("coverage", 1.0)
         # Gradient reaching each output step: every step, or (out[:, -1], h_n) the last one only.
-        if coverage * steps < 1.5:
-            g_out = [0.0] * (steps - 1) + [g * steps]
-        else:
-            g_out = [g] * steps
+        g_out = [0.0] * (steps - 1) + [g * steps] if coverage * steps < 1.5 else [g] * steps
         weights: dict[str, float] = {}
         g_in = g_out
         for layer in reversed(range(cfg["layers"])):

@@ -105,7 +105,12 @@ def _module_candidates(module: types.ModuleType) -> Iterator[tuple[str, Any]]:
     for name, value in vars(module).items():
         if name.startswith("__"):
             continue
-        if isinstance(value, nn.Module) or _is_own_module_class(value, module) or name in FACTORY_NAMES and callable(value):
+        if (
+            isinstance(value, nn.Module)
+            or _is_own_module_class(value, module)
+            or name in FACTORY_NAMES
+            and callable(value)
+        ):
             yield name, value
 
 

@@ -41,7 +41,7 @@ def probe(
     *,
     seeds: Sequence[int] = DEFAULT_SEEDS,
     device: str | torch.device = "auto",
-    thresholds: VerdictThresholds = VerdictThresholds(),
+    thresholds: VerdictThresholds = VerdictThresholds(),  # noqa: B008 - frozen, so one shared default is safe
     steps: int = 0,
     lr: float = 1e-3,
     optimizer: str = "sgd",
@@ -88,13 +88,13 @@ def probe(
     check_fits(estimate, dev)
 
     deadline.stage = f"moving the model copy to {dev}"
-    _guarded(lambda: private.to(dev), dev, deadline)
+    _guarded(lambda: private.to(dev), dev, deadline)  # noqa: F821 - called before the del below
     if source == "none":
         estimate = _forward_estimate(private, example_inputs, dev, estimate)
         check_fits(estimate, dev)
 
     deadline.stage = "the reference protocol"
-    run = _guarded(lambda: run_protocol(private, example_inputs, seeds, dev, deadline), dev, deadline)
+    run = _guarded(lambda: run_protocol(private, example_inputs, seeds, dev, deadline), dev, deadline)  # noqa: F821
     del private  # the steps copy must not share memory with this one
 
     steps_result: StepsResult | None = None

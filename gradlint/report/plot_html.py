@@ -166,7 +166,7 @@ def _zones(chart: FlowChart, f: _Frame) -> Iterator[str]:
         f'<rect class="zone vanish" x="{x0}" y="{bottom:.1f}" width="{w:.1f}" height="{f.main_bottom - bottom:.1f}" '
         f'fill="{VANISH_COLOR}"><title>vanishing: gradient RMS at or below 10^{t.vanish_min:g}</title></rect>'
     )
-    for value, name in ((t.explode_max, "exploding"), (t.vanish_min, "vanishing")):
+    for value in (t.explode_max, t.vanish_min):
         y = f.y(value)
         yield f'<line class="threshold" x1="{x0}" x2="{x0 + w:.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="#888" stroke-dasharray="4 3"/>'
 

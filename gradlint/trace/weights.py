@@ -102,7 +102,12 @@ def tensor_health(model: nn.Module, params: Mapping[str, ParamStats] | None = No
     ]
     for name, tensor, kind in named:
         stats = params.get(name) if kind == "parameter" else None
-        if tensor.device.type == "meta" or not (tensor.is_floating_point() or tensor.is_complex()) or stats is not None and stats.finite:
+        if (
+            tensor.device.type == "meta"
+            or not (tensor.is_floating_point() or tensor.is_complex())
+            or stats is not None
+            and stats.finite
+        ):
             nan = inf = 0
         else:
             detached = tensor.detach()
