@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 
 import torch
 from torch import nn
@@ -18,8 +18,9 @@ from gradlint.errors import GradlintError, UsageError
 from gradlint.estimate import estimate
 from gradlint.load import TargetSpec, expand_targets, load_target
 from gradlint.load.targets import imports_torch, parse_target
+from gradlint.options import LintOptions, apply_keywords
 from gradlint.probe import confirm_findings, probe
-from gradlint.registry import Rule, select_rules
+from gradlint.registry import Rule
 from gradlint.suppress import is_suppressed
 from gradlint.trace import trace_model
 from gradlint.types import (
@@ -33,49 +34,8 @@ from gradlint.types import (
     dtype_name,
     frozen_mapping,
 )
-from gradlint.verdict import VerdictThresholds
 
-if TYPE_CHECKING:
-    from gradlint.baseline import Baseline
-    from gradlint.suppress import PerFileIgnore
-
-
-@dataclass(frozen=True)
-class LintOptions:
-    select: tuple[str, ...] | None = None
-    ignore: tuple[str, ...] = ()
-    extend_select: tuple[str, ...] = ()
-    input_shapes: tuple[tuple[int, ...], ...] = ()
-    input_dtype: str = "float32"
-    trace_methods: tuple[str, ...] | None = None
-    """Restrict tracing to these methods (``fx``, ``export``, ``hooks``); None tries all in order."""
-    probe: bool = False
-    """Also measure gradients by the reference protocol and confirm or refute findings."""
-    meta: bool | None = None
-    """Build file and zoo targets on the meta device (True), for real (False), or for real unless the
-    weights would not fit in memory (None); see ``gradlint.load.meta``. A meta model is not probed."""
-    device: str = "auto"
-    probe_seeds: tuple[int, ...] = (1, 2, 3)
-    probe_steps: int = 0
-    lr: float = 1e-3
-    optimizer: str = "sgd"
-    probe_timeout_s: float | None = None
-    thresholds: VerdictThresholds = VerdictThresholds()
-    """Verdict thresholds (log10), shared by the probe and the static estimate."""
-    rules: tuple[Rule, ...] | None = field(default=None, compare=False)
-    """Already-selected rules; when None they are selected from ``select``/``ignore``/``extend_select``."""
-    per_file_ignores: tuple[PerFileIgnore, ...] = ()
-    """``[tool.gradlint.per-file-ignores]``: findings left out by file."""
-    baseline: Baseline | None = field(default=None, compare=False)
-    """Known findings left out (``--baseline``)."""
-    skip_no_model: bool = False
-    """Treat named files as directory mode does: a file that imports no torch, or holds no model, is
-    skipped quietly instead of being an error (pre-commit passes every changed Python file)."""
-
-    def selected_rules(self) -> tuple[Rule, ...]:
-        if self.rules is not None:
-            return self.rules
-        return select_rules(self.select, self.ignore, self.extend_select)
+__all__ = ["LintOptions", "lint", "lint_paths", "with_overrides"]
 
 
 ProgressCallback = Callable[[str], None]
@@ -201,37 +161,9 @@ def lint(
     return Report((_lint_loaded(loaded, options.selected_rules(), options),))
 
 
-_SELECTOR_FIELDS = ("select", "ignore", "extend_select")
-
-
 def with_overrides(options: LintOptions, overrides: Mapping[str, Any]) -> LintOptions:
     """``options`` with the keyword arguments of :func:`lint` applied (see there)."""
-    if not overrides:
-        return options
-    known = {f.name for f in fields(LintOptions)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise TypeError(f"unknown lint option(s) {', '.join(unknown)}; expected some of {', '.join(sorted(known))}")
-    values = dict(overrides)
-    for name in _SELECTOR_FIELDS:
-        if name in values and values[name] is not None:
-            values[name] = _selectors(values[name])
-    if "probe_seeds" in values:
-        seeds = values["probe_seeds"]
-        values["probe_seeds"] = (int(seeds),) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
-    if "input_shapes" in values:
-        values["input_shapes"] = tuple(tuple(int(d) for d in shape) for shape in values["input_shapes"])
-    if isinstance(values.get("thresholds"), Mapping):
-        given = {str(k).replace("-", "_"): float(v) for k, v in values["thresholds"].items()}
-        values["thresholds"] = VerdictThresholds(**given)
-    if any(name in values for name in _SELECTOR_FIELDS) and "rules" not in values:
-        values["rules"] = None  # re-select from the new selectors
-    return replace(options, **values)
-
-
-def _selectors(value: str | Sequence[str]) -> tuple[str, ...]:
-    items = [value] if isinstance(value, str) else list(value)
-    return tuple(part.strip() for item in items for part in str(item).split(",") if part.strip())
+    return apply_keywords(options, overrides)
 
 
 def _lint_loaded(

@@ -42,109 +42,59 @@ ruff; ``--extend-select`` and ``--ignore`` apply on top; every other flag given 
 
 from __future__ import annotations
 
-import difflib
+import dataclasses
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from gradlint.api import LintOptions
 from gradlint.baseline import Baseline
 from gradlint.errors import UsageError
 from gradlint.load import TargetSpec
-from gradlint.load.inputs import parse_dtype
 from gradlint.load.targets import parse_target
-from gradlint.probe import DEVICE_CHOICES, OPTIMIZERS
+from gradlint.options import (
+    OPTIONS,
+    TARGET_OPTIONS,
+    InputShapes,
+    LintOptions,
+    Merge,
+    Reader,
+    parse_seeds,
+    parse_shape,
+)
 from gradlint.registry import Rule, select_rules
-from gradlint.suppress import PerFileIgnore
-from gradlint.verdict import VerdictThresholds
+
+__all__ = ["Config", "InputShapes", "Overrides", "Settings", "parse_config", "parse_seeds", "parse_shape"]
 
 PYPROJECT = "pyproject.toml"
-SEVERITIES = ("info", "warning", "error")
-OUTPUT_FORMATS = ("text", "concise", "full", "json", "sarif", "github")
-
-_THRESHOLD_KEYS = {
-    "explode-max": "explode_max",
-    "vanish-min": "vanish_min",
-    "explode-span": "explode_span",
-    "vanish-span": "vanish_span",
-}
 
 
-@dataclass(frozen=True)
-class InputShapes:
-    """One entry of ``[tool.gradlint.input-shapes]``."""
-
-    pattern: str
-    """A file glob relative to ``base`` (as in per-file-ignores)."""
-    attr: str | None
-    """``ATTR`` of a ``path.py:ATTR`` key: then it applies only to targets named that way."""
-    shapes: tuple[tuple[int, ...], ...]
-    dtype: str | None
-    base: str
-
-    def applies(self, spec: TargetSpec) -> bool:
-        if self.attr is not None and spec.attr != self.attr:
-            return False
-        return PerFileIgnore(self.pattern, (), self.base).matches_path(spec.path)
+def _config_base(self: Any) -> str:
+    return os.path.dirname(os.path.abspath(self.path)) if self.path else os.getcwd()
 
 
-@dataclass(frozen=True)
-class Config:
-    """One ``[tool.gradlint]`` table, checked. ``None`` means "not set here"."""
-
-    path: str | None = None
-    """The file it was read from; None for the defaults."""
-    select: tuple[str, ...] | None = None
-    extend_select: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-    per_file_ignores: tuple[PerFileIgnore, ...] = ()
-    fail_on: str | None = None
-    output_format: str | None = None
-    baseline: str | None = None
-    """Absolute path of the baseline file."""
-    thresholds: VerdictThresholds | None = None
-    input_shapes: tuple[InputShapes, ...] = ()
-    probe: bool | None = None
-    meta: bool | None = None
-    device: str | None = None
-    probe_seeds: tuple[int, ...] | None = None
-    probe_steps: int | None = None
-    lr: float | None = None
-    optimizer: str | None = None
-    probe_timeout_s: float | None = None
-
-    @property
-    def base(self) -> str:
-        return os.path.dirname(os.path.abspath(self.path)) if self.path else os.getcwd()
-
+# One [tool.gradlint] table, checked: a field per keyed row of the option table; its ``unset`` means "not set here".
+Config = dataclasses.make_dataclass(
+    "Config",
+    [("path", "str | None", dataclasses.field(default=None))]
+    + [(row.name, "Any", dataclasses.field(default=row.unset)) for row in OPTIONS if row.key],
+    frozen=True,
+    namespace={"base": property(_config_base), "__doc__": "One ``[tool.gradlint]`` table, checked; None: not set."},
+)
+Config.__module__ = __name__
 
 DEFAULT_CONFIG = Config()
 
-
-@dataclass(frozen=True)
-class Overrides:
-    """What the command line (or a caller such as the pytest plugin) says; None: not given."""
-
-    select: tuple[str, ...] | None = None
-    extend_select: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-    input_shapes: tuple[tuple[int, ...], ...] = ()
-    input_dtype: str | None = None
-    probe: bool | None = None
-    meta: bool | None = None
-    device: str | None = None
-    probe_seeds: tuple[int, ...] | None = None
-    probe_steps: int | None = None
-    lr: float | None = None
-    optimizer: str | None = None
-    probe_timeout_s: float | None = None
-    baseline: str | None = None
-    """``--baseline FILE``: replaces any ``baseline`` key."""
-    use_baselines: bool = True
-    """False while writing a baseline: the new file must hold every current finding."""
-    skip_no_model: bool = False
+# What the command line (or a caller such as the pytest plugin) says: a field per per-target row with a flag.
+Overrides = dataclasses.make_dataclass(
+    "Overrides",
+    [(row.name, "Any", dataclasses.field(default=row.unset)) for row in TARGET_OPTIONS if row.flag]
+    # False while writing a baseline: the new file must hold every current finding
+    + [("use_baselines", "bool", dataclasses.field(default=True))],
+    frozen=True,
+    namespace={"__doc__": "What the command line (or a caller such as the pytest plugin) says; None: not given."},
+)
+Overrides.__module__ = __name__
 
 
 # --- reading a file -----------------------------------------------------------------------------
@@ -194,214 +144,14 @@ def read_config(path: str, *, explicit: bool = False) -> Config | None:
 
 def parse_config(table: Mapping[str, Any], path: str) -> Config:
     """Check every key of a ``[tool.gradlint]`` table; the first problem is a ``UsageError`` naming it."""
-    reader = _Reader(path)
+    reader = Reader(path)
     base = os.path.dirname(os.path.abspath(path))
-    known = {
-        "select", "extend-select", "ignore", "per-file-ignores", "fail-on", "output-format", "baseline",
-        "thresholds", "input-shapes", "probe", "device", "probe-seeds", "probe-steps", "lr", "optimizer",
-        "probe-timeout", "meta",
-    }  # fmt: skip
-    reader.check_keys(table, known, "")
+    reader.check_keys(table, {row.key for row in OPTIONS if row.key}, "")
     values: dict[str, Any] = {"path": path}
-    if "select" in table:
-        values["select"] = reader.selectors(table["select"], "select")
-    if "extend-select" in table:
-        values["extend_select"] = reader.selectors(table["extend-select"], "extend-select")
-    if "ignore" in table:
-        values["ignore"] = reader.selectors(table["ignore"], "ignore")
-    if "per-file-ignores" in table:
-        ignores = reader.table(table["per-file-ignores"], "per-file-ignores")
-        values["per_file_ignores"] = tuple(
-            PerFileIgnore(str(pattern), reader.selectors(codes, f"per-file-ignores.{pattern!r}"), base)
-            for pattern, codes in ignores.items()
-        )
-    if "fail-on" in table:
-        values["fail_on"] = reader.choice(table["fail-on"], "fail-on", SEVERITIES)
-    if "output-format" in table:
-        values["output_format"] = reader.choice(table["output-format"], "output-format", OUTPUT_FORMATS)
-    if "baseline" in table:
-        values["baseline"] = os.path.join(base, reader.string(table["baseline"], "baseline"))
-    if "thresholds" in table:
-        given = reader.table(table["thresholds"], "thresholds")
-        reader.check_keys(given, set(_THRESHOLD_KEYS), "thresholds.")
-        values["thresholds"] = VerdictThresholds(
-            **{_THRESHOLD_KEYS[k]: reader.number(v, f"thresholds.{k}") for k, v in given.items()}
-        )
-    if "input-shapes" in table:
-        values["input_shapes"] = tuple(
-            _input_shapes(reader, str(key), value, base)
-            for key, value in reader.table(table["input-shapes"], "input-shapes").items()
-        )
-    _probe_keys(reader, table, values)
-    if "meta" in table:
-        values["meta"] = reader.boolean(table["meta"], "meta")
+    for row in OPTIONS:
+        if row.key and row.key in table:
+            values[row.name] = row.from_config(reader, table[row.key], row.key, base)
     return Config(**values)
-
-
-def _probe_keys(reader: _Reader, table: Mapping[str, Any], values: dict[str, Any]) -> None:
-    if "probe" in table:
-        values["probe"] = reader.boolean(table["probe"], "probe")
-    if "device" in table:
-        device = reader.string(table["device"], "device").lower()
-        if device not in DEVICE_CHOICES and not device.startswith("cuda:"):
-            reader.fail("device", f"expected one of {', '.join(DEVICE_CHOICES)} or cuda:N, got {device!r}")
-        values["device"] = device
-    if "probe-seeds" in table:
-        values["probe_seeds"] = reader.seeds(table["probe-seeds"], "probe-seeds")
-    if "probe-steps" in table:
-        steps = reader.integer(table["probe-steps"], "probe-steps")
-        if steps < 0:
-            reader.fail("probe-steps", "must be 0 or more")
-        values["probe_steps"] = steps
-    if "lr" in table:
-        lr = reader.number(table["lr"], "lr")
-        if not lr > 0:
-            reader.fail("lr", "must be a positive number")
-        values["lr"] = lr
-    if "optimizer" in table:
-        values["optimizer"] = reader.choice(table["optimizer"], "optimizer", OPTIMIZERS)
-    if "probe-timeout" in table:
-        timeout = reader.number(table["probe-timeout"], "probe-timeout")
-        if not timeout > 0:
-            reader.fail("probe-timeout", "must be a positive number of seconds")
-        values["probe_timeout_s"] = timeout
-
-
-def _input_shapes(reader: _Reader, key: str, value: Any, base: str) -> InputShapes:
-    where = f"input-shapes.{key!r}"
-    dtype = None
-    if isinstance(value, Mapping):
-        reader.check_keys(value, {"shapes", "dtype"}, f"{where}.")
-        if "shapes" not in value:
-            reader.fail(where, "needs `shapes`")
-        if "dtype" in value:
-            dtype = reader.string(value["dtype"], f"{where}.dtype")
-            try:
-                parse_dtype(dtype)
-            except UsageError as exc:
-                reader.fail(f"{where}.dtype", str(exc))
-        value = value["shapes"]
-    spec = parse_target(key)
-    return InputShapes(spec.path, spec.attr, reader.shapes(value, where), dtype, base)
-
-
-@dataclass(frozen=True)
-class _Reader:
-    """Type checks with messages that name the file and the key."""
-
-    path: str
-
-    def fail(self, key: str, problem: str) -> None:
-        raise UsageError(f"{self.path}: [tool.gradlint] {key}: {problem}")
-
-    def check_keys(self, table: Mapping[str, Any], known: set[str], prefix: str) -> None:
-        for key in table:
-            if key not in known:
-                close = difflib.get_close_matches(str(key).replace("_", "-"), sorted(known), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else f"; known keys: {', '.join(sorted(known))}"
-                self.fail(f"{prefix}{key}", f"unknown key{hint}")
-
-    def table(self, value: Any, key: str) -> Mapping[str, Any]:
-        if not isinstance(value, Mapping):
-            self.fail(key, "expected a table")
-        return value
-
-    def string(self, value: Any, key: str) -> str:
-        if not isinstance(value, str):
-            self.fail(key, f"expected a string, got {value!r}")
-        return value
-
-    def boolean(self, value: Any, key: str) -> bool:
-        if not isinstance(value, bool):
-            self.fail(key, f"expected true or false, got {value!r}")
-        return value
-
-    def integer(self, value: Any, key: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(key, f"expected an integer, got {value!r}")
-        return int(value)
-
-    def number(self, value: Any, key: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.fail(key, f"expected a number, got {value!r}")
-        return float(value)
-
-    def choice(self, value: Any, key: str, choices: Sequence[str]) -> str:
-        text = self.string(value, key).lower()
-        if text not in choices:
-            self.fail(key, f"expected one of {', '.join(choices)}, got {value!r}")
-        return text
-
-    def selectors(self, value: Any, key: str) -> tuple[str, ...]:
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.fail(key, f"expected a list of rule codes, got {value!r}")
-        for selector in value:
-            if not _known_selector(selector):
-                self.fail(key, f"unknown rule code or prefix {selector!r}; `gradlint rule --all` lists the rules")
-        return tuple(value)
-
-    def seeds(self, value: Any, key: str) -> tuple[int, ...]:
-        if isinstance(value, str):
-            return parse_seeds(value, f"{self.path}: [tool.gradlint] {key}")
-        if (
-            not isinstance(value, list)
-            or not value
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-        ):
-            self.fail(key, f"expected a non-empty list of integers, got {value!r}")
-        return tuple(value)
-
-    def shapes(self, value: Any, key: str) -> tuple[tuple[int, ...], ...]:
-        if isinstance(value, str):
-            return (parse_shape(value, f"{self.path}: [tool.gradlint] {key}"),)
-        if isinstance(value, list) and value and all(isinstance(v, int) for v in value):
-            value = [value]  # one shape written flat: [8, 784]
-        if not isinstance(value, list) or not value:
-            self.fail(key, f"expected a list of shapes such as [[8, 3, 32, 32]], got {value!r}")
-        shapes = []
-        for shape in value:
-            if isinstance(shape, str):
-                shapes.append(parse_shape(shape, f"{self.path}: [tool.gradlint] {key}"))
-            elif (
-                isinstance(shape, list)
-                and shape
-                and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
-            ):
-                shapes.append(tuple(shape))
-            else:
-                self.fail(key, f"expected a shape of positive integers such as [8, 3, 32, 32], got {shape!r}")
-        return tuple(shapes)
-
-
-def _known_selector(selector: str) -> bool:
-    try:
-        return bool(select_rules([selector]))
-    except UsageError:
-        return False
-
-
-def parse_shape(text: str, where: str = "--input-shape") -> tuple[int, ...]:
-    """``"8,3,32,32"`` (or ``8x3x32x32``) -> ``(8, 3, 32, 32)``."""
-    try:
-        dims = tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
-    except ValueError:
-        raise UsageError(f"{where} {text!r}: expected comma-separated integers such as 8,3,32,32") from None
-    if not dims or any(d <= 0 for d in dims):
-        raise UsageError(f"{where} {text!r}: expected positive integers such as 8,3,32,32")
-    return dims
-
-
-def parse_seeds(text: str, where: str = "--probe-seeds") -> tuple[int, ...]:
-    """``"1,2,3"`` -> ``(1, 2, 3)``."""
-    try:
-        seeds = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise UsageError(f"{where} {text!r}: expected comma-separated integers such as 1,2,3") from None
-    if not seeds:
-        raise UsageError(f"{where} {text!r}: give at least one seed")
-    return seeds
 
 
 # --- finding the file ---------------------------------------------------------------------------
@@ -434,10 +184,11 @@ class Settings:
     """Configuration for one run: which file applies to which target, merged with the overrides."""
 
     def __init__(
-        self, overrides: Overrides = Overrides(), *, config_file: str | None = None, isolated: bool = False
+        self, overrides: Overrides | None = None, *, config_file: str | None = None, isolated: bool = False
     ) -> None:
         if config_file is not None and isolated:
             raise UsageError("--config and --isolated cannot be used together")
+        overrides = overrides or Overrides()
         self.overrides = overrides
         self.isolated = isolated
         self.explicit = read_config(config_file, explicit=True) if config_file is not None else None
@@ -480,37 +231,15 @@ class Settings:
         return self._rules[config.path]
 
     def options_for(self, spec: TargetSpec) -> LintOptions:
-        config = self.config_for(spec.path)
-        o = self.overrides
-        shapes, dtype = o.input_shapes, o.input_dtype
-        if not shapes:
-            entry = next((e for e in config.input_shapes if e.applies(spec)), None)
-            if entry is not None:
-                shapes, dtype = entry.shapes, dtype or entry.dtype
-        defaults = LintOptions()
-        return LintOptions(
-            rules=self.rules(config),
-            input_shapes=shapes,
-            input_dtype=dtype or defaults.input_dtype,
-            probe=_first(o.probe, config.probe, defaults.probe),
-            meta=_first(o.meta, config.meta, defaults.meta),
-            device=_first(o.device, config.device, defaults.device),
-            probe_seeds=_first(o.probe_seeds, config.probe_seeds, defaults.probe_seeds),
-            probe_steps=_first(o.probe_steps, config.probe_steps, defaults.probe_steps),
-            lr=_first(o.lr, config.lr, defaults.lr),
-            optimizer=_first(o.optimizer, config.optimizer, defaults.optimizer),
-            probe_timeout_s=_first(o.probe_timeout_s, config.probe_timeout_s, defaults.probe_timeout_s),
-            thresholds=config.thresholds or defaults.thresholds,
-            per_file_ignores=config.per_file_ignores,
-            baseline=self._baseline(config),
-            skip_no_model=o.skip_no_model,
-        )
+        """Each per-target option merged by its row: the command line, then the file, then the default."""
+        merge = Merge(self, self.config_for(spec.path), self.overrides, spec)
+        return LintOptions(**{row.name: row.merged(merge) for row in TARGET_OPTIONS})
 
     def base_options(self) -> LintOptions:
         """Options for what is not per file (skipping files without a model)."""
         return LintOptions(skip_no_model=self.overrides.skip_no_model)
 
-    def _baseline(self, config: Config) -> Baseline | None:
+    def baseline(self, config: Config) -> Baseline | None:
         if not self.overrides.use_baselines:
             return None
         if self.cli_baseline is not None:
@@ -523,11 +252,6 @@ class Settings:
             except UsageError as exc:
                 raise UsageError(f"{config.path}: [tool.gradlint] baseline: {exc}") from None
         return self._baselines[config.baseline]
-
-
-def _first(*values: Any) -> Any:
-    """The first value that is set; the last one is the default and may be None."""
-    return next((v for v in values[:-1] if v is not None), values[-1])
 
 
 def _layered_rules(config: Config, overrides: Overrides) -> tuple[Rule, ...]:

@@ -41,7 +41,7 @@ def probe(
     *,
     seeds: Sequence[int] = DEFAULT_SEEDS,
     device: str | torch.device = "auto",
-    thresholds: VerdictThresholds = VerdictThresholds(),  # noqa: B008 - frozen, so one shared default is safe
+    thresholds: VerdictThresholds = VerdictThresholds(),
     steps: int = 0,
     lr: float = 1e-3,
     optimizer: str = "sgd",
