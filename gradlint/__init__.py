@@ -17,19 +17,20 @@ from gradlint._version import __version__
 if TYPE_CHECKING:
     from gradlint.api import LintOptions, lint, lint_paths
     from gradlint.probe import ProbeResult, probe
-    from gradlint.types import Finding, ModelGraph, Report, Severity
+    from gradlint.report.lint_report import LintReport as Report
+    from gradlint.types import Finding, ModelGraph, Severity
 
-# public name -> the module that defines it
+# public name -> (the module that defines it, its name there)
 _LAZY = {
-    "LintOptions": "gradlint.api",
-    "lint": "gradlint.api",
-    "lint_paths": "gradlint.api",
-    "ProbeResult": "gradlint.probe",
-    "probe": "gradlint.probe",
-    "Finding": "gradlint.types",
-    "ModelGraph": "gradlint.types",
-    "Report": "gradlint.types",
-    "Severity": "gradlint.types",
+    "LintOptions": ("gradlint.api", "LintOptions"),
+    "lint": ("gradlint.api", "lint"),
+    "lint_paths": ("gradlint.api", "lint_paths"),
+    "ProbeResult": ("gradlint.probe", "ProbeResult"),
+    "probe": ("gradlint.probe", "probe"),
+    "Finding": ("gradlint.types", "Finding"),
+    "ModelGraph": ("gradlint.types", "ModelGraph"),
+    "Report": ("gradlint.report.lint_report", "LintReport"),  # the record plus its presentations
+    "Severity": ("gradlint.types", "Severity"),
 }
 
 __all__ = [
@@ -47,10 +48,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    if name not in _LAZY:
         raise AttributeError(f"module 'gradlint' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    module, attr = _LAZY[name]
+    value = getattr(importlib.import_module(module), attr)
     globals()[name] = value  # later lookups skip this hook
     return value
 

@@ -21,6 +21,7 @@ from gradlint.load.targets import imports_torch, parse_target
 from gradlint.options import LintOptions, apply_keywords
 from gradlint.probe import confirm_findings, probe
 from gradlint.registry import Rule
+from gradlint.report.lint_report import LintReport
 from gradlint.suppress import is_suppressed
 from gradlint.trace import trace_model
 from gradlint.types import (
@@ -29,7 +30,6 @@ from gradlint.types import (
     LoadedModel,
     ModelGraph,
     ModelReport,
-    Report,
     TargetError,
     dtype_name,
     frozen_mapping,
@@ -49,7 +49,7 @@ def lint_paths(
     on_error: Callable[[TargetError], None] | None = None,
     on_progress: ProgressCallback | None = None,
     options_for: Callable[[TargetSpec], LintOptions] | None = None,
-) -> Report:
+) -> LintReport:
     """Lint model files and directories (``path.py``, ``path.py:ATTR``, ``dir/``).
 
     A target that cannot be loaded or traced becomes a ``TargetError`` in the report
@@ -89,7 +89,7 @@ def lint_paths(
             errors.append(target_error)
             if on_error is not None:
                 on_error(target_error)
-    return Report(tuple(models), tuple(errors))
+    return LintReport(tuple(models), tuple(errors))
 
 
 def _check_meta_probe(options: LintOptions) -> None:
@@ -120,7 +120,7 @@ def lint(
     options: LintOptions = LintOptions(),
     name: str | None = None,
     **overrides: Any,
-) -> Report:
+) -> LintReport:
     """Lint a model object (a notebook, a test). Without ``example_inputs`` they are inferred from the first layer.
 
     Keyword arguments set single options on top of ``options``, with the CLI's spellings
@@ -158,7 +158,7 @@ def lint(
         construction_sites=frozen_mapping(),
         init_records=frozen_mapping(),
     )
-    return Report((_lint_loaded(loaded, options.selected_rules(), options),))
+    return LintReport((_lint_loaded(loaded, options.selected_rules(), options),))
 
 
 def with_overrides(options: LintOptions, overrides: Mapping[str, Any]) -> LintOptions:
@@ -176,7 +176,7 @@ def _lint_loaded(
         on_progress(f"tracing {loaded.target}")
     graph = trace_model(loaded, options.trace_methods)
     estimates = estimate(graph, options.thresholds)
-    findings = _unsilenced(run_rules(graph, estimates, rules), graph, loaded.source_path, options)
+    findings = _unsilenced(run_rules(graph, estimates, rules, options), graph, loaded.source_path, options)
     if not options.probe:
         return ModelReport(graph, findings, estimates=estimates)
     if graph.meta is not None:

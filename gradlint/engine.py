@@ -6,13 +6,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from gradlint.registry import Rule
-from gradlint.types import Finding, ModelGraph, nearest_site
+from gradlint.rulekit import RuleContext
+from gradlint.types import Estimates, Finding, ModelGraph, nearest_site
 
 
-def run_rules(graph: ModelGraph, estimates: Any, rules: Sequence[Rule]) -> tuple[Finding, ...]:
+def run_rules(
+    graph: ModelGraph, estimates: Estimates, rules: Sequence[Rule], options: Any = None
+) -> tuple[Finding, ...]:
+    context = RuleContext(graph, estimates, options)  # one per model: the rules share its view's walks
     findings = []
     for rule in rules:
-        for hit in rule.check(graph, estimates):
+        for hit in rule.check(context):
             location = hit.location
             if location is None and hit.module is not None:
                 location = nearest_site(hit.module, graph.module_locations)

@@ -1,9 +1,9 @@
 """The rule registry: every module in ``gradlint.rules`` (the repo's top-level ``rules/``) is one rule.
 
 A rule module defines ``CODE``, ``NAME``, ``SEVERITY``, ``KIND``, a docstring with the sections
-*What it does*, *Why is this bad*, *Example* and *Use instead*, ``check(graph, estimates)``
-yielding ``Hit``s, and ``VALID`` / ``INVALID`` example model files (source text) that the test
-suite runs. Codes are grouped by hundreds: ``GL0xx`` model integrity, ``GL1xx`` end-to-end
+*What it does*, *Why is this bad*, *Example* and *Use instead*, ``check(ctx: RuleContext)``
+yielding ``Hit``s, and ``VALID`` / ``INVALID`` example model files (source text, or a
+``rulekit.Example`` that also states the module and a phrase of the message) that the test suite runs. Codes are grouped by hundreds: ``GL0xx`` model integrity, ``GL1xx`` end-to-end
 gradient scale, ``GL2xx`` initialisation, ``GL3xx`` normalisation and residuals, ``GL4xx``
 attention, ``GL5xx`` recurrence, ``GL6xx`` numerically unstable ops, ``GL7xx`` dead units.
 """
@@ -17,11 +17,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
-from typing import Any
 
 from gradlint.errors import UsageError
-from gradlint.rulekit import Hit
-from gradlint.types import FINDING_KINDS, ModelGraph, Severity
+from gradlint.rulekit import Example, Hit, RuleContext
+from gradlint.types import FINDING_KINDS, Severity
 
 _CODE = re.compile(r"^GL\d{3}$")
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -36,9 +35,13 @@ class Rule:
     kind: str
     summary: str
     doc: str
-    check: Callable[[ModelGraph, Any], Iterator[Hit]]
-    valid: tuple[str, ...]
-    invalid: tuple[str, ...]
+    check: Callable[[RuleContext], Iterator[Hit]]
+    valid: tuple[Example, ...]
+    invalid: tuple[Example, ...]
+
+
+def _example(value: str | Example) -> Example:
+    return value if isinstance(value, Example) else Example(value)
 
 
 class RuleDefinitionError(Exception):
@@ -49,7 +52,9 @@ def _rule_from_module(module: ModuleType) -> Rule:
     where = module.__name__
     try:
         code, name, severity, kind = module.CODE, module.NAME, module.SEVERITY, module.KIND
-        check, valid, invalid = module.check, tuple(module.VALID), tuple(module.INVALID)
+        check = module.check
+        valid = tuple(_example(e) for e in module.VALID)
+        invalid = tuple(_example(e) for e in module.INVALID)
     except AttributeError as exc:
         raise RuleDefinitionError(f"{where}: {exc}") from exc
     doc = (module.__doc__ or "").strip()
@@ -65,6 +70,8 @@ def _rule_from_module(module: ModuleType) -> Rule:
     problems += [f"docstring lacks the section {s!r}" for s in _SECTIONS if f"## {s}" not in doc]
     if not valid or not invalid:
         problems.append("VALID and INVALID need at least one example each")
+    if any(e.module is not None or e.says is not None for e in valid):
+        problems.append("a VALID example produces no finding, so it states no module or message")
     if problems:
         raise RuleDefinitionError(f"{where}: " + "; ".join(problems))
     return Rule(code, name, severity, kind, doc.splitlines()[0].strip(), doc, check, valid, invalid)

@@ -11,9 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from gradlint.estimate.gaussian import moments
-from gradlint.rules._graphs import Chain, View, fan_in
-from gradlint.types import LayerNode
+from gradlint.rulekit import Chain, LayerNode, View, fan_in, moments
 
 RELU_LIKE = frozenset({"relu", "relu6"})
 LEAKY = frozenset({"leaky_relu", "prelu", "rrelu"})

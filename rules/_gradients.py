@@ -5,10 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from gradlint.estimate import Estimates
-from gradlint.estimate.context import parameter_behind
-from gradlint.types import ModelGraph, ParamStats, Severity
-from gradlint.verdict import Verdict
+from gradlint.rulekit import Estimates, ModelGraph, ParamStats, Severity, Verdict, parameter_behind
 
 _NONLINEARITY = {
     "relu": "relu",
@@ -23,7 +20,7 @@ _NONLINEARITY = {
 def contributing_layers(graph: ModelGraph, estimates: Estimates, *, growing: bool, count: int = 3) -> list[str]:
     """The layers whose predicted backward gain moves the gradient most in the given direction."""
     gains: dict[str, float] = {}
-    nodes = {n.name: n for n in estimates.nodes}
+    nodes = estimates.nodes_by_name
     for node in graph.nodes:
         if node.op != "call_module" or node.module is None:
             continue

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gradlint.rules._graphs import View
-from gradlint.types import LayerNode
+from gradlint.rulekit import LayerNode, View
 
 #: Ops that only move or view values: an eps added before them still protects the op after them.
 VIEWS = frozenset(

@@ -10,11 +10,10 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from gradlint.estimate.gaussian import activation_function, expect
-from gradlint.rules._gains import submodule_expr
-from gradlint.rules._graphs import View
-from gradlint.rules._whatif import with_params
-from gradlint.types import LayerNode, ModelGraph, ParamStats
+from gradlint.rulekit import LayerNode, ModelGraph, ParamStats, View, activation_function, expect
+
+from ._gains import submodule_expr
+from ._whatif import with_params
 
 #: σ_max/ρ below this: a structured (near-normal) matrix. An iid matrix has σ_max ≈ 2ρ (DESIGN §3).
 STRUCTURED_RATIO = 1.3

@@ -12,10 +12,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from gradlint.estimate import Estimates, estimate
-from gradlint.estimate.whatif import critical_gain_sq
-from gradlint.rules._graphs import fan_in
-from gradlint.types import LayerNode, ModelGraph, ParamStats, frozen_mapping
+from gradlint.rulekit import (
+    Estimates,
+    LayerNode,
+    ModelGraph,
+    ParamStats,
+    critical_gain_sq,
+    estimate,
+    fan_in,
+    frozen_mapping,
+)
 
 #: parameter name -> (mean, E[w²]) the fix gives it.
 Moments = Mapping[str, tuple[float, float]]

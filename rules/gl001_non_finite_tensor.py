@@ -31,10 +31,8 @@ assert all(torch.isfinite(p).all() for p in model.parameters())
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.types import Severity, frozen_mapping
+from gradlint.rulekit import Fix, Hit, RuleContext, Severity, frozen_mapping
 
 CODE = "GL001"
 NAME = "non-finite-tensor"
@@ -42,7 +40,8 @@ SEVERITY = Severity.ERROR
 KIND = "non-finite"
 
 
-def check(graph: ModelGraph, estimates: Any) -> Iterator[Hit]:
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    graph = ctx.graph
     for tensor in graph.tensors:
         bad = tensor.nan + tensor.inf
         if not bad:

@@ -31,17 +31,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gradlint.estimate import Estimates, estimate
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._gradients import (
+from gradlint.rulekit import Fix, Hit, RuleContext, Severity, estimate, frozen_mapping
+
+from ._gradients import (
     contributing_layers,
     gain_severity,
     init_fix_code,
     uncertainty_note,
     verdict_evidence,
 )
-from gradlint.rules._whatif import with_critical_init
-from gradlint.types import Severity, frozen_mapping
+from ._whatif import with_critical_init
 
 CODE = "GL101"
 NAME = "exploding-gradient"
@@ -52,13 +51,14 @@ KIND = "exploding-gradient"
 ERROR_ORDERS = 4.0
 
 
-def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
-    if estimates is None or estimates.verdict.verdict != "exploding":
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    graph, estimates = ctx.graph, ctx.estimates
+    if estimates.verdict.verdict != "exploding":
         return
     found = estimates.verdict
     if found.max_weight is None:
         return
-    worst = next(w for w in estimates.weights if w.name == found.max_weight)
+    worst = estimates.weight(found.max_weight)
     span = found.span or 0.0
     severe = (found.max_value or 0.0) >= ERROR_ORDERS or span >= ERROR_ORDERS
     layers = contributing_layers(graph, estimates, growing=True)

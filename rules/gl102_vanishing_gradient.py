@@ -38,9 +38,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gradlint.estimate import Estimates, estimate
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._gradients import (
+from gradlint.rulekit import Fix, Hit, ModelGraph, RuleContext, Severity, estimate, frozen_mapping
+
+from ._gradients import (
     contributing_layers,
     gain_severity,
     init_fix_code,
@@ -48,8 +48,7 @@ from gradlint.rules._gradients import (
     uncertainty_note,
     verdict_evidence,
 )
-from gradlint.rules._whatif import with_critical_init, with_params
-from gradlint.types import Severity, frozen_mapping
+from ._whatif import with_critical_init, with_params
 
 CODE = "GL102"
 NAME = "vanishing-gradient"
@@ -60,17 +59,18 @@ KIND = "vanishing-gradient"
 ERROR_ORDERS = 4.0
 
 
-def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
-    if estimates is None or estimates.verdict.verdict != "vanishing":
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    graph, estimates = ctx.graph, ctx.estimates
+    if estimates.verdict.verdict != "vanishing":
         return
     found = estimates.verdict
     if found.min_weight is None:
         return
     if _gated_by_design(graph):
         return
-    worst = next(w for w in estimates.weights if w.name == found.min_weight)
+    worst = estimates.weight(found.min_weight)
     span = found.span or 0.0
-    last = next((w for w in estimates.weights if w.name == found.last_weight), None)
+    last = estimates.weights_by_name.get(found.last_weight) if found.last_weight else None
     drop = (found.min_value or 0.0) - (
         last.log10_grad_rms if last is not None and last.log10_grad_rms is not None else 0.0
     )

@@ -40,12 +40,22 @@ import math
 import statistics
 from collections.abc import Iterator
 
-from gradlint.estimate import Estimates
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._gains import LayerGain, chain_gains, common_scope, in_scope, init_snippet, recommended_init
-from gradlint.rules._graphs import Chain, View, fan_in, module_span
-from gradlint.rules._whatif import reestimate, summary, with_params
-from gradlint.types import Severity, frozen_mapping
+from gradlint.rulekit import (
+    Chain,
+    Estimates,
+    Fix,
+    Hit,
+    ModelGraph,
+    RuleContext,
+    Severity,
+    View,
+    fan_in,
+    frozen_mapping,
+    module_span,
+)
+
+from ._gains import LayerGain, chain_gains, common_scope, in_scope, init_snippet, recommended_init
+from ._whatif import reestimate, summary, with_params
 
 CODE = "GL201"
 NAME = "init-activation-mismatch"
@@ -62,10 +72,9 @@ MIN_LAYERS = 3
 MIN_IMPROVEMENT = 1.0
 
 
-def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
-    if estimates is None:
-        return
-    view = View(graph, estimates)
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    graph = ctx.graph
+    view = ctx.view
     for chain in view.chains():
         gains = chain_gains(view, chain)
         if not gains:

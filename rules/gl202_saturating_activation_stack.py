@@ -43,12 +43,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 
-from gradlint.estimate import Estimates
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._gains import chain_gains, common_scope, in_scope, init_snippet
-from gradlint.rules._graphs import BOUNDED_ACTIVATIONS, Chain, View, fan_in, module_span
-from gradlint.rules._whatif import reestimate, summary, with_nodes, with_params
-from gradlint.types import LayerNode, Severity, frozen_mapping
+from gradlint.rulekit import (
+    BOUNDED_ACTIVATIONS,
+    Chain,
+    Estimates,
+    Fix,
+    Hit,
+    LayerNode,
+    ModelGraph,
+    RuleContext,
+    Severity,
+    View,
+    fan_in,
+    frozen_mapping,
+    module_span,
+)
+
+from ._gains import chain_gains, common_scope, in_scope, init_snippet
+from ._whatif import reestimate, summary, with_nodes, with_params
 
 CODE = "GL202"
 NAME = "saturating-activation-stack"
@@ -68,10 +80,9 @@ ERROR_ORDERS = 4.0
 HE_GAIN_SQ = 2.0
 
 
-def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
-    if estimates is None:
-        return
-    view = View(graph, estimates)
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    graph = ctx.graph
+    view = ctx.view
     for chain in view.chains():
         gains = chain_gains(view, chain)
         saturated = [

@@ -41,11 +41,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gradlint.estimate import Estimates
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._gains import chain_gains
-from gradlint.rules._graphs import View, module_span, width
-from gradlint.types import Severity, frozen_mapping
+from gradlint.rulekit import (
+    Fix,
+    Hit,
+    RuleContext,
+    Severity,
+    frozen_mapping,
+    module_span,
+    width,
+)
+
+from ._gains import chain_gains
 
 CODE = "GL301"
 NAME = "deep-plain-stack"
@@ -60,8 +66,9 @@ BETA_WARN = 0.5
 SELF_NORMALISING = frozenset({"selu"})
 
 
-def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
-    view = View(graph, estimates)
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    estimates = ctx.estimates
+    view = ctx.view
     for chain in view.chains():
         if len(chain.layers) < MIN_DEPTH:
             continue

@@ -41,10 +41,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gradlint.estimate import Estimates
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._graphs import Chain, View, module_span, width
-from gradlint.types import LayerNode, Severity, frozen_mapping
+from gradlint.rulekit import (
+    Chain,
+    Fix,
+    Hit,
+    LayerNode,
+    RuleContext,
+    Severity,
+    View,
+    frozen_mapping,
+    module_span,
+    width,
+)
 
 CODE = "GL302"
 NAME = "batchnorm-plain-stack"
@@ -59,10 +67,8 @@ WARN_ORDERS = 1.0
 ERROR_ORDERS = 2.0
 
 
-def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
-    if estimates is None:
-        return
-    view = View(graph, estimates)
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    view = ctx.view
     for chain in view.chains(norm_types=("BatchNorm", "SyncBatchNorm")):
         blocks = _blocks(view, chain)
         if len(blocks) < MIN_BLOCKS:

@@ -51,11 +51,21 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from gradlint.estimate import Estimates
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._graphs import WEIGHT_ROLES, Stream, View
-from gradlint.rules._whatif import reestimate, scaled, summary, with_params
-from gradlint.types import LayerNode, Severity, frozen_mapping
+from gradlint.rulekit import (
+    WEIGHT_ROLES,
+    Estimates,
+    Fix,
+    Hit,
+    LayerNode,
+    ModelGraph,
+    RuleContext,
+    Severity,
+    Stream,
+    View,
+    frozen_mapping,
+)
+
+from ._whatif import reestimate, scaled, summary, with_params
 
 CODE = "GL303"
 NAME = "residual-stream-growth"
@@ -70,10 +80,9 @@ WARN_ORDERS = 1.0
 ERROR_ORDERS = 2.0
 
 
-def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
-    if estimates is None:
-        return
-    view = View(graph, estimates)
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    graph = ctx.graph
+    view = ctx.view
     for stream in view.streams():
         blocks = len(stream.adds)
         if blocks < MIN_BLOCKS:

@@ -34,10 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gradlint.estimate import Estimates
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._graphs import View
-from gradlint.types import LayerNode, Severity, frozen_mapping
+from gradlint.rulekit import Fix, Hit, LayerNode, ModelGraph, RuleContext, Severity, View, frozen_mapping
 
 CODE = "GL304"
 NAME = "post-ln-transformer"
@@ -53,8 +50,9 @@ ATTENTION_ROLES = frozenset({"attention", "softmax"})
 WARMUP_STEPS = 4000
 
 
-def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
-    view = View(graph, estimates)
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    graph = ctx.graph
+    view = ctx.view
     order = {n.name: i for i, n in enumerate(graph.nodes)}
     post = _post_norms(view)
     for chain in _chains(view, post):

@@ -37,12 +37,18 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from gradlint.estimate import Estimates
-from gradlint.estimate.attention import concentration
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._graphs import View
-from gradlint.rules._whatif import reestimate, scaled, summary, with_params
-from gradlint.types import LayerNode, Severity, frozen_mapping
+from gradlint.rulekit import (
+    Fix,
+    Hit,
+    LayerNode,
+    RuleContext,
+    Severity,
+    View,
+    concentration,
+    frozen_mapping,
+)
+
+from ._whatif import reestimate, scaled, summary, with_params
 
 CODE = "GL401"
 NAME = "attention-logit-scale"
@@ -67,10 +73,9 @@ QK_NORM_FIX = (
 )
 
 
-def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
-    if estimates is None:
-        return
-    view = View(graph, estimates)
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    graph = ctx.graph
+    view = ctx.view
     for node in graph.nodes:
         if node.role == "softmax" and node.op == "call_function" and node.target != "log_softmax":
             yield from _explicit(view, node)

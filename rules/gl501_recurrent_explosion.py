@@ -32,13 +32,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gradlint.estimate import Estimates
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._gains import submodule_expr
-from gradlint.rules._graphs import View
-from gradlint.rules._recurrence import Recurrence, loop_recurrences, rnn_recurrences
-from gradlint.rules._whatif import reestimate, summary, with_params
-from gradlint.types import Severity, frozen_mapping
+from gradlint.rulekit import Fix, Hit, ModelGraph, RuleContext, Severity, View, frozen_mapping
+
+from ._gains import submodule_expr
+from ._recurrence import Recurrence, loop_recurrences, rnn_recurrences
+from ._whatif import reestimate, summary, with_params
 
 CODE = "GL501"
 NAME = "recurrent-explosion"
@@ -50,10 +48,9 @@ WARN_ORDERS = 2.0
 ERROR_ORDERS = 4.0
 
 
-def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
-    if estimates is None:
-        return
-    view = View(graph, estimates)
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    graph = ctx.graph
+    view = ctx.view
     for found in [*rnn_recurrences(view), *loop_recurrences(view)]:
         growth = found.log10_over_steps
         if found.chi <= 1.0 or growth < WARN_ORDERS:

@@ -37,13 +37,20 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from gradlint.estimate import Estimates
-from gradlint.estimate.gaussian import activation_function, expect
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._graphs import View
-from gradlint.rules._recurrence import gate_bias_fixed, gate_bias_snippet, sequence_steps
-from gradlint.rules._whatif import reestimate, summary
-from gradlint.types import LayerNode, Severity, frozen_mapping
+from gradlint.rulekit import (
+    Fix,
+    Hit,
+    LayerNode,
+    RuleContext,
+    Severity,
+    View,
+    activation_function,
+    expect,
+    frozen_mapping,
+)
+
+from ._recurrence import gate_bias_fixed, gate_bias_snippet, sequence_steps
+from ._whatif import reestimate, summary
 
 CODE = "GL502"
 NAME = "lstm-forget-bias"
@@ -74,10 +81,9 @@ class Gate:
         return self.steps * math.log10(self.rms) if self.rms > 0 else -math.inf
 
 
-def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
-    if estimates is None:
-        return
-    view = View(graph, estimates)
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    graph = ctx.graph
+    view = ctx.view
     for node in graph.nodes:
         if node.op != "call_module" or node.module_type != "LSTM" or node.call_index != 0:
             continue

@@ -33,13 +33,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from gradlint.estimate import Estimates
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._gains import submodule_expr
-from gradlint.rules._graphs import View
-from gradlint.rules._recurrence import loop_recurrences, rnn_recurrences
-from gradlint.rules._whatif import reestimate, summary, with_params
-from gradlint.types import Severity, frozen_mapping
+from gradlint.rulekit import Fix, Hit, RuleContext, Severity, View, frozen_mapping
+
+from ._gains import submodule_expr
+from ._recurrence import loop_recurrences, rnn_recurrences
+from ._whatif import reestimate, summary, with_params
 
 CODE = "GL503"
 NAME = "recurrent-memory-horizon"
@@ -52,10 +50,9 @@ MAX_LOG10_OVER_STEPS = -4.0
 HORIZON_LOG10 = -2.0
 
 
-def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
-    if estimates is None:
-        return
-    view = View(graph, estimates)
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    graph = ctx.graph
+    view = ctx.view
     for found in [*rnn_recurrences(view), *loop_recurrences(view)]:
         if found.chi >= 1.0 or found.chi <= 0.0 or found.log10_over_steps > MAX_LOG10_OVER_STEPS:
             continue

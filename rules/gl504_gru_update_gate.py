@@ -44,13 +44,21 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from gradlint.estimate import Estimates
-from gradlint.estimate.gaussian import activation_function, expect
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._graphs import View
-from gradlint.rules._recurrence import gate_bias_fixed, gate_bias_snippet, sequence_steps
-from gradlint.rules._whatif import reestimate, summary
-from gradlint.types import LayerNode, ParamStats, Severity, frozen_mapping
+from gradlint.rulekit import (
+    Fix,
+    Hit,
+    LayerNode,
+    ParamStats,
+    RuleContext,
+    Severity,
+    View,
+    activation_function,
+    expect,
+    frozen_mapping,
+)
+
+from ._recurrence import gate_bias_fixed, gate_bias_snippet, sequence_steps
+from ._whatif import reestimate, summary
 
 CODE = "GL504"
 NAME = "gru-update-gate"
@@ -101,10 +109,9 @@ class UpdateGate:
         return self.renewed < MIN_RENEWED
 
 
-def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
-    if estimates is None:
-        return
-    view = View(graph, estimates)
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    graph = ctx.graph
+    view = ctx.view
     for node in graph.nodes:
         if node.op != "call_module" or node.module_type != "GRU" or node.call_index != 0:
             continue

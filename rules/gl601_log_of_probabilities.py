@@ -25,12 +25,10 @@ log_p = F.logsigmoid(logits)
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._graphs import View
-from gradlint.rules._ops import through_views
-from gradlint.types import Severity, frozen_mapping
+from gradlint.rulekit import Fix, Hit, RuleContext, Severity, View, frozen_mapping
+
+from ._ops import through_views
 
 CODE = "GL601"
 NAME = "log-of-probabilities"
@@ -40,7 +38,8 @@ KIND = "unstable-op"
 _LOGS = frozenset({"log", "log_", "log2", "log10"})
 
 
-def check(graph: ModelGraph, estimates: Any) -> Iterator[Hit]:
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    graph = ctx.graph
     view = View(graph, None)
     for node in graph.nodes:
         if node.op != "call_function" or node.target not in _LOGS:

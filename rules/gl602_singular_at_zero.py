@@ -28,12 +28,10 @@ length = torch.linalg.vector_norm(x, dim=-1)   # its gradient at 0 is defined
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._graphs import View
-from gradlint.rules._ops import EPS, carries_signal, has_floor, masked_singular_ops, singular_at_zero
-from gradlint.types import Severity, frozen_mapping
+from gradlint.rulekit import Fix, Hit, RuleContext, Severity, frozen_mapping
+
+from ._ops import EPS, carries_signal, has_floor, masked_singular_ops, singular_at_zero
 
 CODE = "GL602"
 NAME = "singular-at-zero"
@@ -41,8 +39,9 @@ SEVERITY = Severity.WARNING
 KIND = "unstable-op"
 
 
-def check(graph: ModelGraph, estimates: Any) -> Iterator[Hit]:
-    view = View(graph, estimates)
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    graph = ctx.graph
+    view = ctx.view
     masked = masked_singular_ops(view)
     for node in graph.nodes:
         found = singular_at_zero(view, node)

@@ -26,12 +26,10 @@ z = (x - x.mean(0)) / (x.std(0) + 1e-5)
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._graphs import View
-from gradlint.rules._ops import DIVIDE, NORMS, has_floor, masked_singular_ops, through_views
-from gradlint.types import Severity, frozen_mapping
+from gradlint.rulekit import Fix, Hit, RuleContext, Severity, frozen_mapping
+
+from ._ops import DIVIDE, NORMS, has_floor, masked_singular_ops, through_views
 
 CODE = "GL603"
 NAME = "divide-by-norm"
@@ -39,8 +37,9 @@ SEVERITY = Severity.WARNING
 KIND = "unstable-op"
 
 
-def check(graph: ModelGraph, estimates: Any) -> Iterator[Hit]:
-    view = View(graph, estimates)
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    graph = ctx.graph
+    view = ctx.view
     masked = masked_singular_ops(view)
     for node in graph.nodes:
         if node.op != "call_function" or node.target not in DIVIDE or len(node.inputs) < 2 or node.name in masked:

@@ -26,12 +26,10 @@ angle = torch.atan2(y, x + 1e-12)
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._graphs import View
-from gradlint.rules._ops import CLAMPS, has_floor, scalar_values, through_views
-from gradlint.types import LayerNode, Severity, frozen_mapping
+from gradlint.rulekit import Fix, Hit, LayerNode, RuleContext, Severity, View, frozen_mapping
+
+from ._ops import CLAMPS, has_floor, scalar_values, through_views
 
 CODE = "GL604"
 NAME = "inverse-trig-domain"
@@ -44,8 +42,9 @@ _ATAN2 = frozenset({"atan2", "arctan2", "atan2_"})
 LIMIT = 1.0
 
 
-def check(graph: ModelGraph, estimates: Any) -> Iterator[Hit]:
-    view = View(graph, estimates)
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    graph = ctx.graph
+    view = ctx.view
     for node in graph.nodes:
         if node.op != "call_function" or not node.inputs:
             continue

@@ -25,12 +25,10 @@ lse = torch.logsumexp(scores, dim=-1)
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._graphs import View
-from gradlint.rules._ops import DIVIDE, VIEWS, through_views
-from gradlint.types import LayerNode, Severity, frozen_mapping
+from gradlint.rulekit import Fix, Hit, LayerNode, RuleContext, Severity, View, frozen_mapping
+
+from ._ops import DIVIDE, VIEWS, through_views
 
 CODE = "GL605"
 NAME = "unstabilized-exp"
@@ -43,8 +41,9 @@ _REDUCE = frozenset({"sum", "mean"})
 _LOGS = frozenset({"log", "log_"})
 
 
-def check(graph: ModelGraph, estimates: Any) -> Iterator[Hit]:
-    view = View(graph, estimates)
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    graph = ctx.graph
+    view = ctx.view
     for node in graph.nodes:
         if node.op != "call_function" or node.target not in ("exp", "exp_") or _shifted(view, node):
             continue

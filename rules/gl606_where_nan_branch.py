@@ -30,12 +30,10 @@ y = torch.where(x > 0, torch.log(safe), torch.zeros_like(x))
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._graphs import View
-from gradlint.rules._ops import DIVIDE, masked_singular_ops, scalar_values
-from gradlint.types import LayerNode, Severity, frozen_mapping
+from gradlint.rulekit import Fix, Hit, LayerNode, RuleContext, Severity, View, frozen_mapping
+
+from ._ops import DIVIDE, masked_singular_ops, scalar_values
 
 CODE = "GL606"
 NAME = "where-nan-branch"
@@ -45,8 +43,8 @@ KIND = "unstable-op"
 _SYMBOLS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "ne": "!=", "eq": "=="}
 
 
-def check(graph: ModelGraph, estimates: Any) -> Iterator[Hit]:
-    view = View(graph, estimates)
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    view = ctx.view
     for singular, mask in masked_singular_ops(view).values():
         op = singular.node
         what = "a division by x" if op.target in DIVIDE else f"`{op.target}`"

@@ -32,12 +32,19 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from gradlint.estimate import Estimates
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._gains import submodule_expr
-from gradlint.rules._graphs import View
-from gradlint.rules._whatif import reestimate, summary, with_params
-from gradlint.types import LayerNode, ParamStats, Severity, frozen_mapping
+from gradlint.rulekit import (
+    Fix,
+    Hit,
+    LayerNode,
+    ParamStats,
+    RuleContext,
+    Severity,
+    View,
+    frozen_mapping,
+)
+
+from ._gains import submodule_expr
+from ._whatif import reestimate, summary, with_params
 
 CODE = "GL701"
 NAME = "dead-units"
@@ -60,10 +67,9 @@ class Dead:
     fraction: float
 
 
-def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
-    if estimates is None:
-        return
-    view = View(graph, estimates)
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    graph = ctx.graph
+    view = ctx.view
     for node in graph.nodes:
         found = _dead(view, node)
         if found is None or found.fraction < WARN_FRACTION:
@@ -122,17 +128,11 @@ def _dead(view: View, node: LayerNode) -> Dead | None:
 
 
 def _feeds_relu(view: View, node: LayerNode) -> bool:
-    current = node
-    for _ in range(4):
-        users = view.consumers.get(current.name, [])
-        if len(users) != 1:
-            return False
-        (user,) = users
+    for user in view.graph.downstream(node, limit=4):
         if user.role == "activation":
             return user.activation in RELU_FAMILY
         if user.role not in ("dropout", "reshape"):
             return False
-        current = user
     return False
 
 

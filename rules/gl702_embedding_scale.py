@@ -31,12 +31,10 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterator
 
-from gradlint.estimate import Estimates
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._gains import submodule_expr
-from gradlint.rules._graphs import View
-from gradlint.rules._whatif import reestimate, summary, with_params
-from gradlint.types import LayerNode, Severity, frozen_mapping
+from gradlint.rulekit import Fix, Hit, LayerNode, RuleContext, Severity, View, frozen_mapping
+
+from ._gains import submodule_expr
+from ._whatif import reestimate, summary, with_params
 
 CODE = "GL702"
 NAME = "embedding-scale"
@@ -51,10 +49,9 @@ MIN_BLOCKS = 2
 _SUM = frozenset({"add", "residual-add", "dropout", "reshape"})
 
 
-def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
-    if estimates is None:
-        return
-    view = View(graph, estimates)
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    graph = ctx.graph
+    view = ctx.view
     for stream in view.streams():
         if len(stream.adds) < MIN_BLOCKS:
             continue

@@ -31,12 +31,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from gradlint.estimate import Estimates
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._gains import submodule_expr
-from gradlint.rules._graphs import View
-from gradlint.rules._whatif import reestimate, scaled, summary, with_params
-from gradlint.types import LayerNode, Severity, frozen_mapping
+from gradlint.rulekit import Fix, Hit, LayerNode, RuleContext, Severity, View, frozen_mapping
+
+from ._gains import submodule_expr
+from ._whatif import reestimate, scaled, summary, with_params
 
 CODE = "GL703"
 NAME = "output-scale"
@@ -51,10 +49,9 @@ ERROR_RMS = 100.0
 MIN_HEAD_GAIN = 3.0
 
 
-def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
-    if estimates is None:
-        return
-    view = View(graph, estimates)
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    graph = ctx.graph
+    view = ctx.view
     output = next((n for n in reversed(graph.nodes) if n.op == "output"), None)
     if output is None or not output.inputs:
         return

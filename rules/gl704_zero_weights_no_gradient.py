@@ -45,12 +45,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from gradlint.estimate import Estimates
-from gradlint.rulekit import Fix, Hit, ModelGraph
-from gradlint.rules._gains import recommended_init, submodule_expr
-from gradlint.rules._graphs import WEIGHT_ROLES, View, fan_in
-from gradlint.rules._whatif import reestimate, summary, with_params
-from gradlint.types import LayerNode, ParamStats, Severity, frozen_mapping
+from gradlint.rulekit import (
+    WEIGHT_ROLES,
+    Fix,
+    Hit,
+    LayerNode,
+    ParamStats,
+    RuleContext,
+    Severity,
+    View,
+    fan_in,
+    frozen_mapping,
+)
+
+from ._gains import recommended_init, submodule_expr
+from ._whatif import reestimate, summary, with_params
 
 CODE = "GL704"
 NAME = "zero-weights-no-gradient"
@@ -71,10 +80,9 @@ class Stuck:
     reason: str
 
 
-def check(graph: ModelGraph, estimates: Estimates | None) -> Iterator[Hit]:
-    if estimates is None:
-        return
-    view = View(graph, estimates)
+def check(ctx: RuleContext) -> Iterator[Hit]:
+    graph, estimates = ctx.graph, ctx.estimates
+    view = ctx.view
     stuck = stuck_layers(view)
     if not stuck:
         return
@@ -157,7 +165,7 @@ def _stuck_reason(view: View, node: LayerNode, weight: ParamStats, activation: L
     if activation is not None and activation.activation in _FLAT_AT_ZERO and (bias is None or bias.mean_sq == 0):
         # the pre-activation stays exactly 0 whatever the input, and so do the weight's and the bias's gradients
         return f"outputs exactly 0 into a {activation.activation}, whose derivative PyTorch takes as 0 at 0"
-    gradient = next((w for w in view.estimates.weights if w.name == weight.name), None) if view.estimates else None
+    gradient = view.estimates.weights_by_name.get(weight.name) if view.estimates else None
     if gradient is not None and gradient.log10_grad_rms is None:
         return "gets no gradient from the layers after it (they are zero too, or its input is a constant 0)"
     return None
@@ -165,17 +173,11 @@ def _stuck_reason(view: View, node: LayerNode, weight: ParamStats, activation: L
 
 def _activation_after(view: View, node: LayerNode) -> LayerNode | None:
     """The activation the layer's output goes into, through dropout and reshapes."""
-    current = node
-    for _ in range(4):
-        users = view.consumers.get(current.name, [])
-        if len(users) != 1:
-            return None
-        (user,) = users
+    for user in view.graph.downstream(node, limit=4):
         if user.role == "activation":
             return user
         if user.role not in ("dropout", "reshape"):
             return None
-        current = user
     return None
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from gradlint import registry
-from gradlint.rulekit import Hit
+from gradlint.rulekit import Example, Hit, RuleContext
 from gradlint.types import (
     Finding,
     Fix,
@@ -29,8 +29,8 @@ from gradlint.types import (
 FAKE_CODE = "GL950"
 
 
-def _check(graph: ModelGraph, estimates: Any) -> Iterator[Hit]:
-    for node in graph.layer_nodes():
+def _check(ctx: RuleContext) -> Iterator[Hit]:
+    for node in ctx.graph.layer_nodes():
         if node.module_type == "Linear":
             yield Hit(message=f"fake warning on this {node.module_type}", module=node.module)
 
@@ -44,8 +44,8 @@ FAKE_RULE = registry.Rule(
     doc="A test double: warns on every Linear.\n\n## What it does\nWarns on every Linear.\n\n"
     "## Why is this bad\nIt is not.\n\n## Example\n`nn.Linear(2, 2)`\n\n## Use instead\nAnything.",
     check=_check,
-    valid=("",),
-    invalid=("",),
+    valid=(Example(""),),
+    invalid=(Example(""),),
 )
 
 

@@ -35,9 +35,11 @@ def test_import_gradlint_imports_no_torch() -> None:
 def test_public_names_resolve() -> None:
     from gradlint.api import LintOptions, lint
     from gradlint.probe.api import probe
+    from gradlint.report.lint_report import LintReport
     from gradlint.types import Report
 
-    assert gradlint.lint is lint and gradlint.LintOptions is LintOptions and gradlint.Report is Report
+    assert gradlint.lint is lint and gradlint.LintOptions is LintOptions and gradlint.Report is LintReport
+    assert issubclass(gradlint.Report, Report)  # the record, plus its presentations
     assert set(gradlint.__all__) <= set(dir(gradlint))
     assert gradlint.probe is probe  # the function, even after the subpackage gradlint.probe was imported
     with pytest.raises(AttributeError):

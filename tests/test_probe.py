@@ -17,6 +17,7 @@ from torch import nn
 
 from gradlint.errors import GradlintError
 from gradlint.probe import ProbeResult, probe
+from gradlint.report.json_format import probe_to_dict
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.py"))
 
@@ -78,7 +79,7 @@ def test_probe_matches_direct_computation(path: Path) -> None:
             assert abs(w.log10_grad_rms - expected[w.name]) <= 0.05, (w.name, w.log10_grad_rms, expected[w.name])
     if EXPECTED_VERDICTS.get(path.stem):
         assert result.verdict == EXPECTED_VERDICTS[path.stem], result.verdict_reason
-    json.dumps(result.to_dict(), allow_nan=False)
+    json.dumps(probe_to_dict(result), allow_nan=False)
 
 
 def test_forward_order_places_functionally_used_weights_with_their_parent() -> None:
@@ -165,7 +166,7 @@ def test_probe_is_deterministic() -> None:
     x = torch.randn(4, 3, 8, 8)
     a, b = probe(model, (x,)), probe(model, (x,))
     assert [w.per_seed for w in a.weights] == [w.per_seed for w in b.weights]
-    assert a.to_dict()["activations"] == b.to_dict()["activations"]
+    assert probe_to_dict(a)["activations"] == probe_to_dict(b)["activations"]
 
 
 def _mlp(width: int = 32, depth: int = 4) -> nn.Sequential:
@@ -190,7 +191,7 @@ def test_nan_weight_reported_with_first_nonfinite_layer() -> None:
     # Later weights see NaN inputs; earlier ones get NaN back through 2.weight.
     assert result.weight("4.weight").nonfinite and result.weight("0.weight").nonfinite
     assert any(a.nonfinite for a in result.activations if a.module == "2")
-    json.dumps(result.to_dict(), allow_nan=False)
+    json.dumps(probe_to_dict(result), allow_nan=False)
 
 
 class FunctionalNaN(nn.Module):

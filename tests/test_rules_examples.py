@@ -24,7 +24,8 @@ CASES = [
 def test_rule_examples(tmp_path, code: str, kind: str, index: int) -> None:
     rule = next(r for r in all_rules() if r.code == code)
     path = tmp_path / f"{kind}_{index}.py"
-    path.write_text(textwrap.dedent(getattr(rule, kind)[index]), encoding="utf-8")
+    example = getattr(rule, kind)[index]
+    path.write_text(textwrap.dedent(example.source), encoding="utf-8")
     report = lint_paths([str(path)], LintOptions(rules=(rule,)))
     assert not report.errors, report.errors
     codes = [f.code for f in report.findings]
@@ -33,6 +34,14 @@ def test_rule_examples(tmp_path, code: str, kind: str, index: int) -> None:
         for finding in report.findings:
             assert finding.location is not None and finding.location.path == str(path.resolve())
             assert finding.fix is not None and finding.fix.description
+        # what the example states it must produce: a finding about that module, saying that phrase
+        stated = [
+            f
+            for f in report.findings
+            if (example.module is None or f.module == example.module)
+            and (example.says is None or example.says in f.message)
+        ]
+        assert stated, [(f.module, f.message) for f in report.findings]
     else:
         assert code not in codes
 
@@ -55,7 +64,7 @@ def test_gl401_says_whether_the_softmax_is_peaked_or_only_flat_for_now(tmp_path)
     messages = []
     for index in (0, 2):  # xavier-scale projections (logits of std ~8), then N(0, 0.02) ones (std ~0.2)
         path = tmp_path / f"invalid_{index}.py"
-        path.write_text(textwrap.dedent(rule.invalid[index]), encoding="utf-8")
+        path.write_text(textwrap.dedent(rule.invalid[index].source), encoding="utf-8")
         (finding,) = lint_paths([str(path)], LintOptions(rules=(rule,))).findings
         messages.append(finding.message)
     assert "sharply peaked" in messages[0] or "nearly one-hot" in messages[0]

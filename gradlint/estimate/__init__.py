@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from gradlint.estimate.context import Backward, OpContext, numel
@@ -20,60 +19,19 @@ from gradlint.estimate.registry import ZERO_CONSTRUCTORS, op_for
 from gradlint.estimate.signal import Signal, gaussian_input, parameter_signal
 from gradlint.estimate.values import evaluate
 from gradlint.types import LayerNode, ModelGraph
-from gradlint.verdict import Verdict, VerdictThresholds, verdict
+from gradlint.types.estimates import Estimates, NodeEstimate, WeightEstimate
+from gradlint.verdict import VerdictThresholds, verdict
+
+__all__ = ["Estimates", "NodeEstimate", "WeightEstimate", "estimate"]  # the records live in gradlint.types
 
 _LN10 = math.log(10.0)
 _FLOAT_DTYPES = ("float", "half", "bfloat16", "double", "complex")
 
 
-@dataclass(frozen=True)
-class WeightEstimate:
-    name: str
-    module: str
-    log10_grad_rms: float | None
-    """Predicted log10 of ‖∂L/∂W‖_F / sqrt(numel); None when no gradient reaches it (blocked)."""
-    band: tuple[float, float] | None
-    """Finite-width spread (Hanin 2018): log-normal with variance ∝ β = Σ 1/n_j over the layers after it."""
-    beta: float
-
-
-@dataclass(frozen=True)
-class NodeEstimate:
-    name: str
-    forward_rms: float
-    """Predicted RMS of the node's output."""
-    backward_gain: float | None
-    """Ratio of gradient RMS at the node's main input to that at its output."""
-    gradient_rms: float | None
-    """Predicted RMS of the gradient at the node's output."""
-    uncertain: str | None = None
-
-
-@dataclass(frozen=True)
-class Estimates:
-    weights: tuple[WeightEstimate, ...]
-    nodes: tuple[NodeEstimate, ...]
-    verdict: Verdict
-    uncertain: tuple[tuple[str, str], ...]
-    """(node name, reason) wherever a generic rule stood in for a missing one."""
-
-    def weight(self, name: str) -> WeightEstimate:
-        for estimate_ in self.weights:
-            if estimate_.name == name:
-                return estimate_
-        raise KeyError(name)
-
-    def node(self, name: str) -> NodeEstimate:
-        for estimate_ in self.nodes:
-            if estimate_.name == name:
-                return estimate_
-        raise KeyError(name)
-
-
 def estimate(graph: ModelGraph, thresholds: VerdictThresholds | None = None) -> Estimates:
     """Predict gradient statistics for ``graph`` (pure: reads only the graph and its parameter statistics)."""
     nodes = graph.nodes
-    by_name = {n.name: n for n in nodes}
+    by_name = graph.nodes_by_name
     signals: dict[str, Signal | None] = {}
     values: dict[str, Any] = {}
     contexts: dict[str, OpContext] = {}

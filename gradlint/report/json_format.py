@@ -4,9 +4,10 @@ The document is described field by field in ``docs/json-report.md`` and by the J
 ``gradlint/schema/report-v1.json`` (:func:`load_schema`). Within a schema version fields are only
 ever added, never renamed or removed.
 
-Numbers: weight ``std`` and ``mean`` keep 4 significant digits, evidence floats 6. A float that is
-not finite is written as the string ``"nan"``, ``"inf"`` or ``"-inf"`` everywhere in the document,
-so the output is always strict JSON.
+Numbers go through one helper, :func:`json_number`: weight ``std`` and ``mean`` keep 4 significant
+digits, evidence floats and losses 6, log10 figures 4 decimals. A float that is not finite is written as
+the string ``"nan"``, ``"inf"`` or ``"-inf"`` everywhere in the document (the probe's object included),
+so the output is always strict JSON; null means "no value" (blocked, not measured, not applicable).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from gradlint.report.rows import LayerRow, layer_rows, one_line, tally
 from gradlint.types import (
     Finding,
     ModelReport,
+    NonFiniteSite,
+    ProbeResult,
     Report,
     SourceLocation,
     TargetError,
@@ -42,7 +45,9 @@ SCHEMA_RESOURCE = "schema/report-v1.json"
 STATS_DIGITS = 4
 """Significant digits of weight statistics (``std``, ``mean``)."""
 EVIDENCE_DIGITS = 6
-"""Significant digits of evidence floats."""
+"""Significant digits of evidence floats (and of probe losses)."""
+LOG10_DECIMALS = 4
+"""Decimal places of log10 figures (and of the probe's fractions)."""
 
 
 def format_json(report: Report, *, indent: int | None = 2) -> str:
@@ -75,22 +80,23 @@ def load_schema() -> dict[str, Any]:
     return schema
 
 
-def json_float(value: float, digits: int) -> float | str:
-    """``value`` rounded to ``digits`` significant digits, or ``"nan"`` / ``"inf"`` / ``"-inf"``."""
+def json_number(value: float | None, digits: int, *, decimals: bool = False) -> float | str | None:
+    """The document's one rounding: ``digits`` significant digits (``decimals``: decimal places).
+
+    None stays null; NaN and ±inf become ``"nan"``, ``"inf"``, ``"-inf"``.
+    """
+    if value is None:
+        return None
+    value = float(value)
     if math.isnan(value):
         return "nan"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
-    return float(f"{value:.{digits}g}")
+    return round(value, digits) if decimals else float(f"{value:.{digits}g}")
 
 
-def log10_value(value: float | None) -> float | str | None:
-    """A log10 figure to 4 decimals; None stays null and non-finite values become strings."""
-    if value is None:
-        return None
-    if not math.isfinite(value):
-        return json_float(value, 4)
-    return round(value, 4)
+def _log10(value: float | None) -> float | str | None:
+    return json_number(value, LOG10_DECIMALS, decimals=True)
 
 
 def json_value(value: Any) -> Any:
@@ -106,7 +112,7 @@ def json_value(value: Any) -> Any:
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
-        return json_float(value, EVIDENCE_DIGITS)
+        return json_number(value, EVIDENCE_DIGITS)
     if isinstance(value, torch.dtype):
         return dtype_name(value)
     if isinstance(value, SourceLocation):
@@ -162,23 +168,23 @@ def _probe(model: ModelReport) -> dict[str, Any]:
         return {"probe_skipped": model.probe_skipped}
     if model.probe is None:
         return {}
-    return {"probe_verdict": model.probe.verdict, "probe": model.probe.to_dict()}
+    return {"probe_verdict": model.probe.verdict, "probe": probe_to_dict(model.probe)}
 
 
 def _layer(row: LayerRow, model: ModelReport) -> dict[str, Any]:
     node, weight = row.node, row.weight
     predicted: dict[str, Any] = {}
     if model.estimates is not None:
-        estimate_ = _node_estimates(model).get(node.name)
+        estimate_ = model.estimates.nodes_by_name.get(node.name)
         if estimate_ is not None:
             predicted = {
-                "pred_forward_rms": _finite_or_none(estimate_.forward_rms),
-                "pred_backward_gain": _finite_or_none(estimate_.backward_gain),
+                "pred_forward_rms": json_number(estimate_.forward_rms, STATS_DIGITS),
+                "pred_backward_gain": json_number(estimate_.backward_gain, STATS_DIGITS),
             }
     stats = model.graph.params.get(weight.name) if weight is not None else None
     spectral = {
-        "spectral_norm": _finite_or_none(stats.spectral_norm) if stats is not None else None,
-        "spectral_radius": _finite_or_none(stats.spectral_radius) if stats is not None else None,
+        "spectral_norm": json_number(stats.spectral_norm, STATS_DIGITS) if stats is not None else None,
+        "spectral_radius": json_number(stats.spectral_radius, STATS_DIGITS) if stats is not None else None,
     }
     return {
         "name": node.name,
@@ -189,7 +195,7 @@ def _layer(row: LayerRow, model: ModelReport) -> dict[str, Any]:
         "params": node.params,
         "activation": row.activation,
         "init": weight.init.scheme if weight is not None else None,
-        "std": json_float(weight.std, STATS_DIGITS) if weight is not None else None,
+        "std": json_number(weight.std, STATS_DIGITS) if weight is not None else None,
         "calls": node.call_count,
         "location": _location(node.location, col=False) if node.location is not None else None,
         **spectral,
@@ -197,28 +203,18 @@ def _layer(row: LayerRow, model: ModelReport) -> dict[str, Any]:
     }
 
 
-def _node_estimates(model: ModelReport) -> dict[str, Any]:
-    return {n.name: n for n in model.estimates.nodes} if model.estimates is not None else {}
-
-
-def _finite_or_none(value: float | None) -> float | None:
-    if value is None or not math.isfinite(value):
-        return None
-    return float(f"{value:.4g}")
-
-
 def _weight(weight: WeightInfo, model: ModelReport) -> dict[str, Any]:
     measured: dict[str, Any] = {}
     if model.probe is not None:
-        probed = {w.name: w for w in model.probe.weights}.get(weight.name)
+        probed = model.probe.weights_by_name.get(weight.name)
         value = probed.log10_grad_rms if probed is not None else None
         # null: blocked (exactly zero gradient) or not measured; "nan": a non-finite gradient
-        measured["probe_log10_grad_rms"] = log10_value(value)
+        measured["probe_log10_grad_rms"] = _log10(value)
     if model.estimates is not None:
-        predicted = {w.name: w for w in model.estimates.weights}.get(weight.name)
+        predicted = model.estimates.weights_by_name.get(weight.name)
         if predicted is not None:
-            measured["pred_log10_grad_rms"] = log10_value(predicted.log10_grad_rms)
-            measured["pred_log10_band"] = [round(b, 4) for b in predicted.band] if predicted.band else None
+            measured["pred_log10_grad_rms"] = _log10(predicted.log10_grad_rms)
+            measured["pred_log10_band"] = [_log10(b) for b in predicted.band] if predicted.band else None
     return {
         "name": weight.name,
         "module": weight.module,
@@ -227,8 +223,8 @@ def _weight(weight: WeightInfo, model: ModelReport) -> dict[str, Any]:
         "init": weight.init.scheme,
         "init_source": weight.init.source,
         "init_calls": list(weight.init.calls),
-        "std": json_float(weight.std, STATS_DIGITS),
-        "mean": json_float(weight.mean, STATS_DIGITS),
+        "std": json_number(weight.std, STATS_DIGITS),
+        "mean": json_number(weight.mean, STATS_DIGITS),
         **measured,
     }
 
@@ -258,3 +254,89 @@ def _location(location: SourceLocation, *, col: bool) -> dict[str, Any]:
 
 def _error(error: TargetError) -> dict[str, str]:
     return {"target": error.target, "message": error.message}
+
+
+def probe_to_dict(result: ProbeResult) -> dict[str, Any]:
+    """The probe's measurement as the ``probe`` object of a model (and of ``ProbeResult``'s JSON)."""
+    d = result.verdict_details
+    return {
+        "verdict": result.verdict,
+        "verdict_reason": result.verdict_reason,
+        "span": _log10(d.span),
+        "max": _log10(d.max_value),
+        "min": _log10(d.min_value),
+        "first_weight": d.first_weight,
+        "last_weight": d.last_weight,
+        "thresholds": {
+            "explode_max": result.thresholds.explode_max,
+            "vanish_min": result.thresholds.vanish_min,
+            "explode_span": result.thresholds.explode_span,
+            "vanish_span": result.thresholds.vanish_span,
+        },
+        "device": result.device,
+        "seeds": list(result.seeds),
+        "output": result.output,
+        "output_shape": list(result.output_shape),
+        "weights": [
+            {
+                "name": w.name,
+                "module": w.module,
+                "module_type": w.module_type,
+                "shape": list(w.shape),
+                "forward_index": w.forward_index,
+                "log10_grad_rms": _log10(w.log10_grad_rms),
+                "per_seed": [_log10(v) for v in w.per_seed],
+                "blocked": w.blocked,
+                "nonfinite": w.nonfinite,
+            }
+            for w in result.weights
+        ],
+        "activations": [
+            {
+                "module": a.module,
+                "module_type": a.module_type,
+                "forward_index": a.forward_index,
+                "log10_rms": _log10(a.log10_rms),
+                "dead_fraction": _log10(a.dead_fraction),
+                "nonfinite": a.nonfinite,
+                "shape": list(a.shape),
+            }
+            for a in result.activations
+        ],
+        "first_nonfinite": _site(result.first_nonfinite),
+        "nonfinite_sites": [_site(s) for s in result.nonfinite_sites],
+        "steps": None
+        if result.steps is None
+        else {
+            "steps": result.steps.steps,
+            "lr": result.steps.lr,
+            "optimizer": result.steps.optimizer,
+            # losses span many decades: significant digits rather than decimals
+            "losses": [json_number(v, EVIDENCE_DIGITS) for v in result.steps.losses],
+            "diverged": result.steps.diverged,
+            "reason": result.steps.reason,
+        },
+        "memory": None
+        if result.memory is None
+        else {
+            "needed_bytes": result.memory.needed_bytes,
+            "weights_bytes": result.memory.weights_bytes,
+            "activations_bytes": result.memory.activations_bytes,
+            "available_bytes": result.memory.available_bytes,
+            "source": result.memory.source,
+            "available_source": result.memory.available_source,
+        },
+        "wall_time_s": json_number(result.wall_time_s, 3, decimals=True),
+    }
+
+
+def _site(site: NonFiniteSite | None) -> dict[str, Any] | None:
+    if site is None:
+        return None
+    return {
+        "phase": site.phase,
+        "module": site.module,
+        "module_type": site.module_type,
+        "what": site.what,
+        "seed": site.seed,
+    }

@@ -16,7 +16,7 @@ import html
 import math
 from collections.abc import Iterator, Sequence
 
-from gradlint.report.plot import (
+from gradlint.report.flow import (
     BAND_COLOR,
     EXPLODE_COLOR,
     PREDICTED_COLOR,

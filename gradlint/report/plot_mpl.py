@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gradlint.errors import UsageError
-from gradlint.report.plot import (
+from gradlint.report.flow import (
     BAND_COLOR,
     EXPLODE_COLOR,
     PREDICTED_COLOR,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-from gradlint.report.plot import FlowChart, WeightPoint, flow_chart
+from gradlint.report.flow import FlowChart, WeightPoint, flow_chart
 from gradlint.types import ModelReport
 
 WIDTH = 78

@@ -1,75 +1,21 @@
-"""Typed, frozen records that flow between the pipeline stages.
+"""What load and trace hand on: the loaded model and the traced graph of one model.
 
-load -> ``LoadedModel``; trace -> ``ModelGraph``; rules -> ``Finding``;
-the api bundles them into ``ModelReport`` / ``Report`` for the formatters.
 Nothing here holds a reference to the user's model except ``LoadedModel``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from functools import cached_property
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
+from gradlint.types.base import SourceLocation, frozen_mapping
 
 if TYPE_CHECKING:
-    import os
-
-    from gradlint.estimate import Estimates
-    from gradlint.probe import ProbeResult
-    from gradlint.report.plot import FlowPlot
-
-
-class Severity(str, Enum):
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
-
-    @property
-    def rank(self) -> int:
-        return _SEVERITY_RANK[self]
-
-
-_SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
-
-#: The ``kind`` vocabulary every finding draws from.
-FINDING_KINDS = frozenset(
-    {
-        "exploding-gradient",
-        "vanishing-gradient",
-        "saturation",
-        "init-mismatch",
-        "normalization",
-        "residual-scaling",
-        "attention",
-        "recurrent",
-        "unstable-op",
-        "dead-units",
-        "non-finite",
-    }
-)
-
-
-def frozen_mapping(values: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
-    return MappingProxyType(dict(values or {}))
-
-
-@dataclass(frozen=True)
-class SourceLocation:
-    """A place in a source file; ``line`` and ``col`` are 1-based."""
-
-    path: str
-    line: int
-    col: int = 1
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}"
+    import torch
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -280,99 +226,61 @@ class ModelGraph:
     init calls, random-matrix spectral norms); None when it has real weights."""
 
     def node(self, name: str) -> LayerNode:
-        return self._nodes_by_name[name]
+        return self.nodes_by_name[name]
+
+    # The estimator, the rules and the formatters look nodes and weights up by name while walking the
+    # graph: one index each, built once, instead of a scan (or a rebuilt dict) per consumer.
+    @cached_property
+    def nodes_by_name(self) -> Mapping[str, LayerNode]:
+        return {node.name: node for node in self.nodes}
 
     @cached_property
-    def _nodes_by_name(self) -> dict[str, LayerNode]:
-        # the estimator and the rules look nodes up by name while walking the graph: one index, not a scan each
-        return {node.name: node for node in self.nodes}
+    def weights_by_name(self) -> Mapping[str, WeightInfo]:
+        return {weight.name: weight for weight in self.weights}
+
+    @cached_property
+    def consumers(self) -> Mapping[str, tuple[LayerNode, ...]]:
+        """Node name -> the nodes that take its output as an input, in execution order."""
+        found: dict[str, list[LayerNode]] = {node.name: [] for node in self.nodes}
+        for node in self.nodes:
+            for name in node.inputs:
+                found.setdefault(name, []).append(node)
+        return {name: tuple(users) for name, users in found.items()}
+
+    @cached_property
+    def output_node(self) -> LayerNode | None:
+        return next((node for node in reversed(self.nodes) if node.op == "output"), None)
+
+    def input_node(self, node: LayerNode, index: int = 0) -> LayerNode | None:
+        """The node whose output is ``node``'s ``index``-th input (None past the last, or for a constant)."""
+        return self.nodes_by_name.get(node.inputs[index]) if index < len(node.inputs) else None
+
+    def upstream(self, node: LayerNode | None, *, limit: int = 64, inclusive: bool = False) -> Iterator[LayerNode]:
+        """Back along main inputs: ``node``'s first input, that node's first input ... nearest first.
+
+        At most ``limit`` nodes (a guard against long chains, not a cycle: the graph is acyclic); with
+        ``inclusive`` the walk starts at ``node`` itself. The caller stops when what it looks for is found.
+        """
+        current = node if inclusive else (self.input_node(node) if node is not None else None)
+        for _ in range(limit):
+            if current is None:
+                return
+            yield current
+            current = self.input_node(current)
+
+    def downstream(self, node: LayerNode, *, limit: int = 64) -> Iterator[LayerNode]:
+        """Forward while the value has a single consumer: that consumer, its single consumer ... nearest first."""
+        current = node
+        for _ in range(limit):
+            users = self.consumers.get(current.name, ())
+            if len(users) != 1:
+                return
+            current = users[0]
+            yield current
 
     def layer_nodes(self) -> tuple[LayerNode, ...]:
         """Module calls, the rows of the layer table."""
         return tuple(n for n in self.nodes if n.op == "call_module")
-
-
-@dataclass(frozen=True)
-class Fix:
-    description: str
-    code: str | None = None
-
-
-@dataclass(frozen=True)
-class Finding:
-    code: str
-    name: str
-    severity: Severity
-    kind: str
-    message: str
-    module: str | None
-    location: SourceLocation | None
-    fix: Fix | None = None
-    evidence: Mapping[str, Any] = field(default_factory=frozen_mapping)
-    confirmed: bool | None = None
-    """Set by the probe: True when a measurement confirms the finding, False when it refutes it."""
-
-
-@dataclass(frozen=True)
-class ModelReport:
-    graph: ModelGraph
-    findings: tuple[Finding, ...]
-    probe: ProbeResult | None = None
-    """The measurement, when ``--probe`` ran."""
-    estimates: Estimates | None = None
-    """The static prediction of gradient scales."""
-    probe_skipped: str | None = None
-    """Why ``--probe`` did not run on this model (it was built on the meta device)."""
-
-
-@dataclass(frozen=True)
-class TargetError:
-    """A target that could not be linted (load or trace failure the user can fix)."""
-
-    target: str
-    message: str
-    """One line that names the file itself (``path:line: syntax error: ...``)."""
-    exception: BaseException | None = field(default=None, compare=False, repr=False)
-    """The error behind it, for ``--debug``."""
-
-
-@dataclass(frozen=True)
-class Report:
-    models: tuple[ModelReport, ...]
-    errors: tuple[TargetError, ...] = ()
-
-    @property
-    def findings(self) -> tuple[Finding, ...]:
-        return tuple(f for m in self.models for f in m.findings)
-
-    def to_json(self, *, indent: int | None = 2) -> str:
-        """The JSON document of ``--format json`` (``docs/json-report.md``)."""
-        from gradlint.report.json_format import format_json
-
-        return format_json(self, indent=indent)
-
-    def __rich__(self) -> Any:
-        """A rich renderable: per model a header and a findings table, then the summary."""
-        from gradlint.report.notebook import rich_report
-
-        return rich_report(self)
-
-    def _repr_html_(self) -> str:
-        """Jupyter's rendering: the same content as an HTML table."""
-        from gradlint.report.notebook import html_report
-
-        return html_report(self)
-
-    def plot(self, path: str | os.PathLike[str] | None = None) -> FlowPlot:
-        """The gradient-flow picture: per weight, predicted (and probed) log10 gradient RMS with the threshold bands.
-
-        ``path`` by extension: ``.html`` (one self-contained page), ``.png`` / ``.svg`` (matplotlib, the
-        ``gradlint[plot]`` extra; one file per model, suffixed with the model's name when there are several).
-        The returned object shows inline in Jupyter and lists the files written in ``.paths``.
-        """
-        from gradlint.report.plot import plot_report
-
-        return plot_report(self, path)
 
 
 def nearest_site(path: str, sites: Mapping[str, SourceLocation]) -> SourceLocation | None:
