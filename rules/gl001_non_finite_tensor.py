@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gradlint.rulekit import Fix, Hit, RuleContext, Severity, frozen_mapping
+from gradlint.rulekit import Example, Fix, Hit, RuleContext, Severity, frozen_mapping
 
 CODE = "GL001"
 NAME = "non-finite-tensor"
@@ -90,7 +90,8 @@ class Net(nn.Module):
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -104,6 +105,9 @@ class Net(nn.Module):
     def forward(self, x):
         return self.fc(x)
 """,
+        module="fc",
+        says="holds 1 NaN",
+    ),
     """
 import torch
 from torch import nn

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gradlint.rulekit import Fix, Hit, RuleContext, Severity, estimate, frozen_mapping
+from gradlint.rulekit import Example, Fix, Hit, RuleContext, Severity, estimate, frozen_mapping
 
 from ._gradients import (
     contributing_layers,
@@ -102,7 +102,8 @@ class Net(nn.Module):
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -119,4 +120,7 @@ class Net(nn.Module):
     def forward(self, x):
         return self.net(x)
 """,
+        module="net.40",
+        says="gradients are predicted to explode",
+    ),
 ]

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gradlint.rulekit import Fix, Hit, ModelGraph, RuleContext, Severity, estimate, frozen_mapping
+from gradlint.rulekit import Example, Fix, Hit, ModelGraph, RuleContext, Severity, estimate, frozen_mapping
 
 from ._gradients import (
     contributing_layers,
@@ -155,7 +155,8 @@ class Net(nn.Module):
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -170,6 +171,9 @@ class Net(nn.Module):
     def forward(self, x):
         return self.net(x)
 """,
+        module="net.2",
+        says="gradients are predicted to vanish",
+    ),
     """
 import torch
 from torch import nn

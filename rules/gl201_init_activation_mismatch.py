@@ -43,6 +43,7 @@ from collections.abc import Iterator
 from gradlint.rulekit import (
     Chain,
     Estimates,
+    Example,
     Fix,
     Hit,
     ModelGraph,
@@ -212,7 +213,8 @@ class Net(nn.Module):
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -227,6 +229,9 @@ class Net(nn.Module):
     def forward(self, x):
         return self.net(x)
 """,
+        module="net.0",
+        says="Linear layers in series feed relu",
+    ),
     """
 import torch
 from torch import nn

@@ -47,6 +47,7 @@ from gradlint.rulekit import (
     BOUNDED_ACTIVATIONS,
     Chain,
     Estimates,
+    Example,
     Fix,
     Hit,
     LayerNode,
@@ -179,7 +180,8 @@ class Net(nn.Module):
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -194,6 +196,9 @@ class Net(nn.Module):
     def forward(self, x):
         return self.net(x)
 """,
+        module="net.1",
+        says="sigmoid activations in series",
+    ),
     """
 import torch
 from torch import nn

@@ -42,6 +42,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gradlint.rulekit import (
+    Example,
     Fix,
     Hit,
     RuleContext,
@@ -179,7 +180,8 @@ class Net(nn.Module):
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -196,4 +198,7 @@ class Net(nn.Module):
     def forward(self, x):
         return self.net(x)
 """,
+        module="net.0",
+        says="with no normalization or skip connection",
+    ),
 ]

@@ -43,6 +43,7 @@ from collections.abc import Iterator
 
 from gradlint.rulekit import (
     Chain,
+    Example,
     Fix,
     Hit,
     LayerNode,
@@ -161,7 +162,8 @@ EXAMPLE_INPUTS = (torch.randn(16, 64),)
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -178,4 +180,7 @@ class Net(nn.Module):
 
 EXAMPLE_INPUTS = (torch.randn(16, 64),)
 """,
+        module="net.0",
+        says="BatchNorm blocks in series with no skip connection",
+    ),
 ]

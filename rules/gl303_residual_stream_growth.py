@@ -54,6 +54,7 @@ from collections.abc import Iterator
 from gradlint.rulekit import (
     WEIGHT_ROLES,
     Estimates,
+    Example,
     Fix,
     Hit,
     LayerNode,
@@ -265,7 +266,8 @@ class Net(nn.Module):
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -289,4 +291,7 @@ class Net(nn.Module):
     def forward(self, x):
         return self.head(self.blocks(x))
 """,
+        module="blocks.0",
+        says="grows geometrically",
+    ),
 ]

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gradlint.rulekit import Fix, Hit, LayerNode, ModelGraph, RuleContext, Severity, View, frozen_mapping
+from gradlint.rulekit import Example, Fix, Hit, LayerNode, ModelGraph, RuleContext, Severity, View, frozen_mapping
 
 CODE = "GL304"
 NAME = "post-ln-transformer"
@@ -186,7 +186,8 @@ EXAMPLE_INPUTS = (torch.randn(4, 16, 64),)
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -202,4 +203,7 @@ class Net(nn.Module):
 
 EXAMPLE_INPUTS = (torch.randn(4, 16, 64),)
 """,
+        module="encoder.layers.0.norm1",
+        says="are Post-LN",
+    ),
 ]

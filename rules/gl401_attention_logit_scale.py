@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from gradlint.rulekit import (
+    Example,
     Fix,
     Hit,
     LayerNode,
@@ -336,7 +337,8 @@ EXAMPLE_INPUTS = (torch.randn(4, 16, 128),)
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -358,6 +360,8 @@ class Attention(nn.Module):
 
 EXAMPLE_INPUTS = (torch.randn(4, 16, 128),)
 """,
+        says="has no 1/√d_k scale",
+    ),
     """
 import torch
 from torch import nn

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gradlint.rulekit import Fix, Hit, ModelGraph, RuleContext, Severity, View, frozen_mapping
+from gradlint.rulekit import Example, Fix, Hit, ModelGraph, RuleContext, Severity, View, frozen_mapping
 
 from ._gains import submodule_expr
 from ._recurrence import Recurrence, loop_recurrences, rnn_recurrences
@@ -132,7 +132,8 @@ EXAMPLE_INPUTS = (torch.randn(4, 48, 16),)
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -150,6 +151,9 @@ class Net(nn.Module):
 
 EXAMPLE_INPUTS = (torch.randn(4, 48, 16),)
 """,
+        module="rnn",
+        says="multiplies the gradient by",
+    ),
     """
 import torch
 from torch import nn

@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gradlint.rulekit import (
+    Example,
     Fix,
     Hit,
     LayerNode,
@@ -195,7 +196,8 @@ EXAMPLE_INPUTS = (torch.randn(4, 6, 16),)
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -211,4 +213,7 @@ class Net(nn.Module):
 
 EXAMPLE_INPUTS = (torch.randn(4, 32, 16),)
 """,
+        module="lstm",
+        says="the forget gate of `lstm`",
+    ),
 ]

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from gradlint.rulekit import Fix, Hit, RuleContext, Severity, View, frozen_mapping
+from gradlint.rulekit import Example, Fix, Hit, RuleContext, Severity, View, frozen_mapping
 
 from ._gains import submodule_expr
 from ._recurrence import loop_recurrences, rnn_recurrences
@@ -118,7 +118,8 @@ EXAMPLE_INPUTS = (torch.randn(4, 32, 16),)
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -134,4 +135,7 @@ class Net(nn.Module):
 
 EXAMPLE_INPUTS = (torch.randn(4, 32, 16),)
 """,
+        module="rnn",
+        says="of the gradient per step",
+    ),
 ]

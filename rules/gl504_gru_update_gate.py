@@ -45,6 +45,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gradlint.rulekit import (
+    Example,
     Fix,
     Hit,
     LayerNode,
@@ -266,7 +267,8 @@ EXAMPLE_INPUTS = (torch.randn(4, 6, 16),)
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -282,6 +284,9 @@ class Net(nn.Module):
 
 EXAMPLE_INPUTS = (torch.randn(4, 32, 16),)
 """,
+        module="gru",
+        says="the update gate of `gru`",
+    ),
     """
 import torch
 from torch import nn

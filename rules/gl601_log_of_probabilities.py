@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gradlint.rulekit import Fix, Hit, RuleContext, Severity, View, frozen_mapping
+from gradlint.rulekit import Example, Fix, Hit, RuleContext, Severity, View, frozen_mapping
 
 from ._ops import through_views
 
@@ -87,7 +87,8 @@ class Net(nn.Module):
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -99,6 +100,8 @@ class Net(nn.Module):
     def forward(self, x):
         return torch.log(torch.softmax(self.fc(x), dim=-1))
 """,
+        says="`log(softmax(x))`",
+    ),
     """
 import torch
 from torch import nn

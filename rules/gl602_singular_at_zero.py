@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gradlint.rulekit import Fix, Hit, RuleContext, Severity, frozen_mapping
+from gradlint.rulekit import Example, Fix, Hit, RuleContext, Severity, frozen_mapping
 
 from ._ops import EPS, carries_signal, has_floor, masked_singular_ops, singular_at_zero
 
@@ -80,7 +80,8 @@ class Net(nn.Module):
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -93,6 +94,8 @@ class Net(nn.Module):
         h = torch.relu(self.fc(x))
         return torch.sqrt((h * h).sum(dim=-1, keepdim=True))
 """,
+        says="`sqrt` of a value that can be exactly 0",
+    ),
     """
 import torch
 from torch import nn

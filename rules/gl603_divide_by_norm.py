@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gradlint.rulekit import Fix, Hit, RuleContext, Severity, frozen_mapping
+from gradlint.rulekit import Example, Fix, Hit, RuleContext, Severity, frozen_mapping
 
 from ._ops import DIVIDE, NORMS, has_floor, masked_singular_ops, through_views
 
@@ -94,7 +94,8 @@ class Net(nn.Module):
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -107,4 +108,6 @@ class Net(nn.Module):
         h = self.fc(x)
         return h / h.norm(dim=-1, keepdim=True)
 """,
+        says="division by a norm",
+    ),
 ]

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gradlint.rulekit import Fix, Hit, LayerNode, RuleContext, Severity, View, frozen_mapping
+from gradlint.rulekit import Example, Fix, Hit, LayerNode, RuleContext, Severity, View, frozen_mapping
 
 from ._ops import CLAMPS, has_floor, scalar_values, through_views
 
@@ -104,7 +104,8 @@ class Net(nn.Module):
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -118,6 +119,8 @@ class Net(nn.Module):
         cos = F.normalize(self.fc(x), dim=-1)
         return torch.acos(cos)
 """,
+        says="`acos` of a value not clamped",
+    ),
     """
 import torch
 from torch import nn

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gradlint.rulekit import Fix, Hit, LayerNode, RuleContext, Severity, View, frozen_mapping
+from gradlint.rulekit import Example, Fix, Hit, LayerNode, RuleContext, Severity, View, frozen_mapping
 
 from ._ops import DIVIDE, VIEWS, through_views
 
@@ -126,7 +126,8 @@ class Net(nn.Module):
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -139,4 +140,6 @@ class Net(nn.Module):
         e = torch.exp(self.fc(x))
         return e / e.sum(dim=-1, keepdim=True)
 """,
+        says="without subtracting the maximum",
+    ),
 ]

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gradlint.rulekit import Fix, Hit, LayerNode, RuleContext, Severity, View, frozen_mapping
+from gradlint.rulekit import Example, Fix, Hit, LayerNode, RuleContext, Severity, View, frozen_mapping
 
 from ._ops import DIVIDE, masked_singular_ops, scalar_values
 
@@ -108,7 +108,8 @@ class Net(nn.Module):
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -121,6 +122,8 @@ class Net(nn.Module):
         h = torch.relu(self.fc(x))
         return torch.where(h > 0, torch.log(h), torch.zeros_like(h))
 """,
+        says="`where` keeps `log`",
+    ),
     """
 import torch
 from torch import nn

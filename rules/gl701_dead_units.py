@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gradlint.rulekit import (
+    Example,
     Fix,
     Hit,
     LayerNode,
@@ -158,7 +159,8 @@ class Net(nn.Module):
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -172,4 +174,7 @@ class Net(nn.Module):
     def forward(self, x):
         return self.head(torch.relu(self.fc(x)))
 """,
+        module="fc",
+        says="are dead at init",
+    ),
 ]

@@ -31,7 +31,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterator
 
-from gradlint.rulekit import Fix, Hit, LayerNode, RuleContext, Severity, View, frozen_mapping
+from gradlint.rulekit import Example, Fix, Hit, LayerNode, RuleContext, Severity, View, frozen_mapping
 
 from ._gains import submodule_expr
 from ._whatif import reestimate, summary, with_params
@@ -150,7 +150,8 @@ EXAMPLE_INPUTS = (torch.randint(0, 100, (4, 16)),)
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -178,4 +179,7 @@ class Net(nn.Module):
 
 EXAMPLE_INPUTS = (torch.randint(0, 100, (4, 16)),)
 """,
+        module="embed",
+        says="starts a residual stream",
+    ),
 ]

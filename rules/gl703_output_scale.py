@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from gradlint.rulekit import Fix, Hit, LayerNode, RuleContext, Severity, View, frozen_mapping
+from gradlint.rulekit import Example, Fix, Hit, LayerNode, RuleContext, Severity, View, frozen_mapping
 
 from ._gains import submodule_expr
 from ._whatif import reestimate, scaled, summary, with_params
@@ -126,7 +126,8 @@ class Net(nn.Module):
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -141,4 +142,7 @@ class Net(nn.Module):
     def forward(self, x):
         return self.head(torch.relu(self.body(x)))
 """,
+        module="head",
+        says="the model's output",
+    ),
 ]

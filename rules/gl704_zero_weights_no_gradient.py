@@ -47,6 +47,7 @@ from dataclasses import dataclass
 
 from gradlint.rulekit import (
     WEIGHT_ROLES,
+    Example,
     Fix,
     Hit,
     LayerNode,
@@ -212,7 +213,8 @@ EXAMPLE_INPUTS = (torch.randn(8, 32),)
 ]
 
 INVALID = [
-    """
+    Example(
+        """
 import torch
 from torch import nn
 
@@ -228,6 +230,9 @@ class Net(nn.Module):
     def forward(self, x):
         return self.net(x)
 """,
+        module="net.0",
+        says="with all-zero weights and no gradient",
+    ),
     """
 import torch
 from torch import nn
