@@ -233,15 +233,11 @@ def _logits_source(view: View, softmax: LayerNode) -> tuple[LayerNode | None, bo
 
 def _has_scale(view: View, node: LayerNode) -> bool:
     """A constant scale applied to q or k before the product (``q = q * self.scale``)."""
-    current: LayerNode | None = node
-    for _ in range(12):
-        if current is None:
-            return False
+    for current in view.graph.upstream(node, limit=12, inclusive=True):
         if current.target in _SCALES and _scalar_operand(view, current):
             return True
         if current.role != "reshape":
             return False
-        current = view.input_node(current)
     return False
 
 
@@ -259,29 +255,21 @@ def _tensor_operand(view: View, node: LayerNode) -> LayerNode | None:
 
 
 def _is_parameter(view: View, node: LayerNode) -> bool:
-    current: LayerNode | None = node
-    for _ in range(8):
-        if current is None:
-            return False
+    for current in view.graph.upstream(node, limit=8, inclusive=True):
         if current.op == "get_attr":
             return True
         if current.role != "reshape":
             return False
-        current = view.input_node(current)
     return False
 
 
 def _projection(view: View, node: LayerNode) -> LayerNode | None:
     """The Linear that produced q (or k), through reshapes and splits."""
-    current: LayerNode | None = node
-    for _ in range(12):
-        if current is None:
-            return None
+    for current in view.graph.upstream(node, limit=12, inclusive=True):
         if current.op == "call_module" and current.role == "linear":
             return current
         if current.role != "reshape":
             return None
-        current = view.input_node(current)
     return None
 
 

@@ -52,10 +52,10 @@ MIN_HEAD_GAIN = 3.0
 def check(ctx: RuleContext) -> Iterator[Hit]:
     graph = ctx.graph
     view = ctx.view
-    output = next((n for n in reversed(graph.nodes) if n.op == "output"), None)
+    output = graph.output_node
     if output is None or not output.inputs:
         return
-    y = view.by_name.get(output.inputs[0])
+    y = graph.input_node(output)
     rms = view.forward_rms(y.name) if y is not None else None
     head = _head(view, y)
     if rms is None or head is None or rms < WARN_RMS:
@@ -98,14 +98,11 @@ def check(ctx: RuleContext) -> Iterator[Hit]:
 
 def _head(view: View, node: LayerNode | None) -> LayerNode | None:
     """The Linear/Conv that produces the output, through reshapes and dropout."""
-    for _ in range(8):
-        if node is None:
+    for current in view.graph.upstream(node, limit=8, inclusive=True):
+        if current.op == "call_module" and current.role in ("linear", "conv"):
+            return current
+        if current.role not in ("reshape", "dropout"):
             return None
-        if node.op == "call_module" and node.role in ("linear", "conv"):
-            return node
-        if node.role not in ("reshape", "dropout"):
-            return None
-        node = view.input_node(node)
     return None
 
 

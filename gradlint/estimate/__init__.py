@@ -94,13 +94,13 @@ def _backward(
     signals: Mapping[str, Signal | None],
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Gradient variance per element of every node's output, and E[(∂L/∂W)²] of every parameter."""
-    by_name = {n.name: n for n in nodes}
+    by_name = graph.nodes_by_name
     grads: dict[str, float] = {}
     shared: dict[str, float] = {}  # position-shared part of grads
     centered: dict[str, bool] = {}  # every contribution has zero batch mean
     coverage: dict[str, float] = {}
     weight_sq: dict[str, float] = {}
-    output = next((n for n in reversed(nodes) if n.op == "output"), None)
+    output = graph.output_node
     y = _first_output(output, signals) if output is not None else None
     if y is not None:
         shape = graph.node(y).shape or (1,)
