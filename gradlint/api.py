@@ -85,7 +85,7 @@ def lint_paths(
                 if on_model is not None:
                     on_model(report)
         except GradlintError as error:
-            target_error = TargetError(str(spec), str(error), error)
+            target_error = TargetError(str(spec), str(error), error, path=spec.path)
             errors.append(target_error)
             if on_error is not None:
                 on_error(target_error)

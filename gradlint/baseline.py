@@ -32,21 +32,12 @@ from typing import Any
 
 from gradlint.errors import UsageError
 from gradlint.types import Finding, ModelGraph, Report
+from gradlint.types.report import finding_file, model_label
 
 BASELINE_VERSION = 1
 
 #: ``(file, model, code, module)``; module is ``""`` for a finding without one.
 BaselineKey = tuple[str, str, str, str]
-
-
-def model_label(graph: ModelGraph) -> str:
-    """The model's name in a key: the part of its target after the last ``:``."""
-    return graph.target.rpartition(":")[2] or graph.name
-
-
-def finding_file(finding: Finding, graph: ModelGraph) -> str:
-    """The file a finding belongs to: where it points, else the model's source."""
-    return finding.location.path if finding.location is not None else graph.source_path
 
 
 def relative_file(path: str, root: str) -> str:

@@ -162,3 +162,16 @@ def test_types_are_the_ground_floor() -> None:
         names = {a.name for n in runtime if isinstance(n, ast.Import) for a in n.names}
         names |= {n.module for n in runtime if isinstance(n, ast.ImportFrom) and n.module}
         assert not {m for m in names if m == "torch" or m.startswith("torch.")}, f"{path.name} imports torch"
+
+
+def test_formatters_only_format() -> None:
+    """The report stage reads records; it does not reach back into the stages that made them."""
+    stages = ("gradlint.load", "gradlint.trace", "gradlint.estimate", "gradlint.probe", "gradlint.baseline")
+    reaching = {
+        (name, target)
+        for name, targets in import_graph().items()
+        if name.startswith("gradlint.report")
+        for target in targets
+        if target.startswith(stages)
+    }
+    assert reaching == set()

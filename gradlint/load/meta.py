@@ -48,9 +48,6 @@ T = TypeVar("T")
 BUDGET_FRACTION = 0.7
 """Share of the available memory the weights may take: the lint itself, and the libraries, need the rest."""
 
-META_NOTE = "statistics come from the recorded init calls and spectral norms are random-matrix estimates"
-"""What meta mode changes in the numbers, said wherever the report says the model was on the meta device."""
-
 
 def available_memory() -> int:
     """Bytes of memory available to a new allocation: ``MemAvailable`` on Linux, else half the physical memory."""

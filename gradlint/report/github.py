@@ -13,11 +13,10 @@ follows the finding on the annotation's next lines. A target that could not be l
 
 from __future__ import annotations
 
-from gradlint.baseline import finding_file
-from gradlint.load.targets import parse_target
 from gradlint.report.repo import repo_relative, repo_root
 from gradlint.report.rows import probe_outcome
 from gradlint.types import Finding, ModelGraph, Report, Severity, TargetError
+from gradlint.types.report import finding_file
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -66,7 +65,7 @@ def _finding(finding: Finding, graph: ModelGraph, root: str) -> str:
 
 
 def _error(error: TargetError, root: str) -> str:
-    path = parse_target(error.target).path
+    path = error.file
     relative = repo_relative(path, root)
     properties: dict[str, str | int] = {"file": relative} if relative is not None else {}
     properties["title"] = "gradlint: target could not be linted"

@@ -23,7 +23,6 @@ from typing import Any
 import torch
 
 from gradlint._version import __version__
-from gradlint.load.meta import META_NOTE
 from gradlint.report.paths import display_path
 from gradlint.report.rows import LayerRow, layer_rows, one_line, tally
 from gradlint.types import (
@@ -37,6 +36,7 @@ from gradlint.types import (
     WeightInfo,
     dtype_name,
 )
+from gradlint.types.graph import META_NOTE
 
 SCHEMA_VERSION = 1
 SCHEMA_RESOURCE = "schema/report-v1.json"

@@ -23,13 +23,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from gradlint._version import __version__
-from gradlint.baseline import finding_file, model_label
 from gradlint.errors import ISSUE_URL
-from gradlint.load.targets import parse_target
 from gradlint.report.json_format import json_value
 from gradlint.report.repo import repo_relative, repo_root
 from gradlint.report.rows import probe_outcome
 from gradlint.types import Finding, ModelGraph, Report, Severity, TargetError
+from gradlint.types.report import finding_file, model_label
 
 if TYPE_CHECKING:
     from gradlint.registry import Rule
@@ -211,7 +210,7 @@ def _invocation(errors: Sequence[TargetError], root: str) -> dict[str, Any]:
     notifications = []
     for error in errors:
         notification: dict[str, Any] = {"level": "error", "message": {"text": error.message}}
-        path = parse_target(error.target).path
+        path = error.file
         relative = repo_relative(path, root) if os.path.exists(path) else None
         if relative is not None:
             notification["locations"] = [{"physicalLocation": {"artifactLocation": _artifact(path, relative)}}]

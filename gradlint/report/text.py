@@ -43,12 +43,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from gradlint.load.meta import META_NOTE
 from gradlint.report.paths import display_path
 from gradlint.report.profile import profile_lines
 from gradlint.report.rows import SEVERITY_ORDER, LayerRow, Tally, layer_rows, one_line, probe_outcome, tally
 from gradlint.suppress import read_source
 from gradlint.types import Finding, ModelGraph, ModelReport, Report, Severity, SourceLocation
+from gradlint.types.graph import META_NOTE
 
 PIPE_WIDTH = 160
 """Width of the layer table when the output is not a terminal."""

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from torch import nn
 
 
+META_NOTE = "statistics come from the recorded init calls and spectral norms are random-matrix estimates"
+"""What meta mode changes in the numbers (``ModelGraph.meta``), said wherever the report says the model was on the meta device."""
+
+
 @dataclass(frozen=True)
 class InputSpec:
     """One example input as the model receives it."""

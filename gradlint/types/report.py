@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gradlint.types.base import SourceLocation
 from gradlint.types.estimates import Estimates
 from gradlint.types.findings import Finding
 from gradlint.types.graph import ModelGraph
@@ -34,6 +35,13 @@ class TargetError:
     """One line that names the file itself (``path:line: syntax error: ...``)."""
     exception: BaseException | None = field(default=None, compare=False, repr=False)
     """The error behind it, for ``--debug``."""
+    path: str | None = None
+    """The file the target names (``path.py`` of ``path.py:ATTR``), parsed once by the api; None: the
+    ``target`` is itself the path (a record built by hand)."""
+
+    @property
+    def file(self) -> str:
+        return self.path if self.path is not None else self.target
 
 
 @dataclass(frozen=True)
@@ -44,3 +52,14 @@ class Report:
     @property
     def findings(self) -> tuple[Finding, ...]:
         return tuple(f for m in self.models for f in m.findings)
+
+
+def model_label(graph: ModelGraph) -> str:
+    """The model's name in a baseline key or a SARIF log: the part of its target after the last ``:``."""
+    return graph.target.rpartition(":")[2] or graph.name
+
+
+def finding_file(finding: Finding, graph: ModelGraph) -> str:
+    """The file a finding belongs to: where it points, else the model's source."""
+    location: SourceLocation | None = finding.location
+    return location.path if location is not None else graph.source_path
