@@ -28,11 +28,19 @@ The first of these that finds something wins:
    another file and ones that are part of another module-level instance;
 2. a factory defined in the file and callable without arguments, tried in this order:
    ``build_model``, ``get_model``, ``make_model``, ``model``;
-3. every ``nn.Module`` subclass defined in the file (not imported) whose constructor
-   needs no arguments, except classes used inside another one (a ``Block`` inside
-   ``Net`` is a building block, not a model).
+3. what the file defines (not imports) that builds without help, except classes used
+   inside another one (a ``Block`` inside ``Net`` is a building block, not a model):
+   ``nn.Module`` subclasses whose constructor needs no arguments, or only config objects
+   that build with none (a parameter annotated with a dataclass, or an unannotated
+   ``config``/``cfg``/``args`` when the file defines exactly one all-default config class:
+   ``GPT(GPTConfig())``), and model factories callable without arguments whose every
+   ``return`` gives a call of an ``nn.Module`` class (``def ResNet18(): return ResNet(...)``),
+   found from the source, so ``main()`` or ``train()`` is never called. ``LoadedModel.built_as``
+   says how (``GPT(GPTConfig())``).
 
 Levels 1 and 3 ignore modules without parameters (``criterion = nn.CrossEntropyLoss()``).
+When nothing is found, the error lists each class and factory seen with why it was skipped
+(its required parameters) and a command to paste: ``gradlint 'unet.py:UNet(n_channels=..., n_classes=...)'``.
 
 Example inputs
 --------------
@@ -148,4 +156,5 @@ def _loaded(
         construction_sites=frozen_mapping(recorder.sites_for(item.model)),
         init_records=frozen_mapping(recorder.init_records_for(item.model)),
         meta=meta,
+        built_as=item.built_as,
     )

@@ -5,12 +5,15 @@ Discovery, first level that finds something wins:
 1. module-level ``nn.Module`` instances (not imported ones, not submodules of another one);
 2. the first of the factories ``build_model``, ``get_model``, ``make_model``, ``model``
    defined in the file and callable without arguments;
-3. every ``nn.Module`` subclass defined in the file and constructible without arguments,
-   except those used as building blocks inside another such class.
+3. what the file defines that builds without the user's help (see ``recipes``): ``nn.Module``
+   subclasses constructible without arguments or from default config objects
+   (``GPT(GPTConfig())``), and model factories such as ``def ResNet18(): return ResNet(...)``,
+   except building blocks used inside another model found.
 
 Levels 1 and 3 leave out modules without parameters (a loss such as
 ``criterion = nn.CrossEntropyLoss()``, an activation class): they cannot have
-gradient problems and are not models.
+gradient problems and are not models. When nothing is found, the error lists every class
+and factory seen with why it was skipped, and a command to paste.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from torch import nn
 
 from gradlint.errors import LoadError
 from gradlint.load.importer import ImportPlan, describe_exception
+from gradlint.load.recipes import Recipe, Skipped, is_own_module_class, required_parameters, suggestion, survey
 
 #: Level 2 of discovery, in the order tried.
 FACTORY_NAMES = ("build_model", "get_model", "make_model", "model")
@@ -38,10 +42,12 @@ LOOKED_FOR = (
 
 @dataclass(frozen=True)
 class FoundModel:
-    """A model and the attribute that gives it again (``path.py:attr``)."""
+    """A model and the attribute or expression that gives it again (``path.py:attr``)."""
 
     attr: str
     model: nn.Module
+    built_as: str | None = None
+    """How discovery built it: ``Net()``, ``ResNet18()``, ``GPT(GPTConfig())``; None for an instance."""
 
 
 def find_models(
@@ -55,15 +61,27 @@ def find_models(
     """
     if attr is not None:
         return [FoundModel(attr, model_from_attr(module, plan, attr))]
-    for level in (_instances, _factory, _classes):
+    for level in (_instances, _factory):
         found = level(module, tree, plan)
         if found:
             return found
-    if quiet:
-        return []
-    raise LoadError(
-        f"{plan.display_path}: no model found: looked for {LOOKED_FOR}; name one with {plan.display_path}:ATTR"
-    )
+    recipes, skipped = survey(module, tree)
+    found = _from_recipes(recipes, skipped, plan)
+    if found or quiet:
+        return found
+    raise LoadError(_no_model_message(plan, skipped, tree))
+
+
+def _no_model_message(plan: ImportPlan, skipped: list[Skipped], tree: ast.Module) -> str:
+    path = plan.display_path
+    if not skipped:
+        return f"{path}: no model found: looked for {LOOKED_FOR}; name one with {path}:ATTR"
+    seen = "; ".join(f"{item.name} {item.reason}" for item in skipped)
+    pick = suggestion(skipped, tree)
+    if pick is None:
+        return f"{path}: no model found: {seen}; name one with {path}:EXPR"
+    arguments = ", ".join(f"{name}=..." for name in pick.required)
+    return f"{path}: no model found: {seen}; name one with its arguments: gradlint '{path}:{pick.name}({arguments})'"
 
 
 # -- explicit ATTR ---------------------------------------------------------------------------
@@ -107,7 +125,7 @@ def _module_candidates(module: types.ModuleType) -> Iterator[tuple[str, Any]]:
             continue
         if (
             isinstance(value, nn.Module)
-            or _is_own_module_class(value, module)
+            or is_own_module_class(value, module)
             or name in FACTORY_NAMES
             and callable(value)
         ):
@@ -124,25 +142,12 @@ def _kind(value: Any) -> str:
 
 
 def _require_no_arguments(func: Callable[..., Any], target: str, what: str) -> None:
-    required = _required_parameters(func)
+    required = required_parameters(func)
     if required:
         raise LoadError(
             f"{target}: {what} needs arguments ({', '.join(required)}); give them defaults, "
             "or add a zero-argument factory such as build_model() and name it with PATH:build_model"
         )
-
-
-def _required_parameters(func: Callable[..., Any]) -> list[str] | None:
-    """Names of required parameters; ``None`` when the signature cannot be read (try the call)."""
-    try:
-        signature = inspect.signature(func)
-    except (TypeError, ValueError):
-        return None
-    return [
-        p.name
-        for p in signature.parameters.values()
-        if p.default is inspect.Parameter.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    ]
 
 
 def _build(func: Callable[..., Any], plan: ImportPlan, attr: str) -> nn.Module:
@@ -179,27 +184,39 @@ def _drop_nested_instances(found: list[FoundModel]) -> list[FoundModel]:
 def _factory(module: types.ModuleType, tree: ast.Module, plan: ImportPlan) -> list[FoundModel]:
     for name in FACTORY_NAMES:
         value = getattr(module, name, None)
-        if inspect.isfunction(value) and value.__module__ == module.__name__ and not _required_parameters(value):
-            return [FoundModel(name, _build(value, plan, name))]
+        if inspect.isfunction(value) and value.__module__ == module.__name__ and not required_parameters(value):
+            return [FoundModel(name, _build(value, plan, name), f"{name}()")]
     return []
 
 
-def _classes(module: types.ModuleType, tree: ast.Module, plan: ImportPlan) -> list[FoundModel]:
-    found: list[FoundModel] = []
-    seen: set[type] = set()
-    for name, value in vars(module).items():
-        if _is_own_module_class(value, module) and value not in seen and _required_parameters(value) == []:
-            seen.add(value)  # an alias (Model = Net) is the same model
-            model = _build(value, plan, name)
-            if _has_parameters(model):
-                found.append(FoundModel(name, model))
-    # A class used inside another candidate is a building block (a Block inside Net), not a model.
-    inner = {type(sub) for item in found for sub in item.model.modules() if sub is not item.model}
-    return [item for item in found if type(item.model) not in inner]
-
-
-def _is_own_module_class(value: Any, module: types.ModuleType) -> bool:
-    return inspect.isclass(value) and issubclass(value, nn.Module) and value.__module__ == module.__name__
+def _from_recipes(recipes: list[Recipe], skipped: list[Skipped], plan: ImportPlan) -> list[FoundModel]:
+    built: list[tuple[Recipe, nn.Module]] = []
+    for recipe in recipes:
+        try:
+            model = _build(recipe.build, plan, recipe.expression)
+        except LoadError as exc:
+            if not recipe.guessed:
+                raise LoadError(str(exc).replace(f":{recipe.expression}", f":{recipe.name}", 1)) from exc
+            text = str(exc).removeprefix(f"{plan.display_path}:{recipe.expression}").lstrip(": ")
+            reason = f"failed as {recipe.expression}: {text.removeprefix('building the model ')}"
+            skipped.append(Skipped(recipe.name, reason, recipe.required, is_class=recipe.is_class))
+            continue
+        if _has_parameters(model):
+            built.append((recipe, model))
+        else:
+            skipped.append(Skipped(recipe.name, "has no parameters", is_class=recipe.is_class))
+    # A factory of a class that builds with no argument adds nothing; a class used inside another
+    # candidate is a building block (a Block inside Net), not a model.
+    plain = {type(model) for recipe, model in built if recipe.is_class and not recipe.guessed}
+    kept = [(r, m) for r, m in built if r.is_class or type(m) not in plain]
+    inner = {type(sub) for _, model in kept for sub in model.modules() if sub is not model}
+    return [
+        FoundModel(
+            recipe.name if recipe.expression == f"{recipe.name}()" else recipe.expression, model, recipe.expression
+        )
+        for recipe, model in kept
+        if type(model) not in inner
+    ]
 
 
 def _has_parameters(model: nn.Module) -> bool:
