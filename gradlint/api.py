@@ -17,7 +17,7 @@ from gradlint.engine import run_rules
 from gradlint.errors import GradlintError, UsageError
 from gradlint.estimate import estimate
 from gradlint.load import TargetSpec, expand_targets, load_target
-from gradlint.load.targets import imports_torch, parse_target
+from gradlint.load.targets import may_hold_model, parse_target
 from gradlint.options import LintOptions, apply_keywords
 from gradlint.probe import confirm_findings, probe
 from gradlint.registry import Rule
@@ -98,7 +98,7 @@ def _check_meta_probe(options: LintOptions) -> None:
 
 
 def _named_model_files(targets: Sequence[str]) -> list[str]:
-    """``targets`` less the named files that cannot hold a model: not ``*.py``, or importing no torch.
+    """``targets`` less the named files that cannot hold a model: not ``*.py``, or see ``may_hold_model``.
 
     Directories, ``PATH:ATTR`` targets and paths that do not exist are kept, so they are
     expanded, loaded or reported as usual.
@@ -107,7 +107,7 @@ def _named_model_files(targets: Sequence[str]) -> list[str]:
     for text in targets:
         spec = parse_target(text)
         named_file = spec.attr is None and os.path.isfile(spec.path)
-        if named_file and (not spec.path.endswith(".py") or not imports_torch(spec.path)):
+        if named_file and (not spec.path.endswith(".py") or not may_hold_model(spec.path)):
             continue
         kept.append(text)
     return kept

@@ -43,9 +43,9 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
         return None
     if file_path.suffix != ".py" or file_path.name in _SKIPPED_FILES:
         return None
-    from gradlint.load.targets import imports_torch  # decided from the source: nothing is imported
+    from gradlint.load.targets import may_hold_model  # decided from the source: nothing is imported
 
-    if not imports_torch(str(file_path)):
+    if not may_hold_model(str(file_path)):
         return None
     return GradlintFile.from_parent(parent, path=file_path)
 

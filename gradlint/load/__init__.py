@@ -8,8 +8,10 @@ arguments (``examples/mlp.py:build_model``; dotted names such as ``module_var.en
 work too). A directory stands for its ``*.py`` files, recursively, except hidden
 directories, ``__pycache__``, ``.venv``, ``venv``, ``env``, ``build``, ``dist``,
 ``site-packages``, ``node_modules``, ``*.egg-info``, the files ``setup.py`` and
-``conftest.py``, and files that do not import torch (or a torch-based package such as
-transformers or timm; decided from the source, without importing it). In directory
+``conftest.py``, and files that cannot hold a model: a file is kept when it imports torch (or
+a torch-based package such as transformers or timm), defines a discovery factory,
+``example_inputs`` or ``EXAMPLE_INPUTS``, or imports a file next to it that is kept (all
+decided from the source, without importing it). In directory
 mode a file without a model is skipped quietly; a file that fails to import is still
 an error.
 

@@ -30,9 +30,7 @@ from torch import nn
 from gradlint.errors import LoadError
 from gradlint.load.importer import ImportPlan, describe_exception
 from gradlint.load.recipes import Recipe, Skipped, is_own_module_class, required_parameters, suggestion, survey
-
-#: Level 2 of discovery, in the order tried.
-FACTORY_NAMES = ("build_model", "get_model", "make_model", "model")
+from gradlint.load.targets import FACTORY_NAMES
 
 LOOKED_FOR = (
     "module-level nn.Module instances, factories " + "/".join(FACTORY_NAMES) + ", "

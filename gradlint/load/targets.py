@@ -28,6 +28,12 @@ TORCH_PACKAGES = frozenset(
     {"torch", "torchvision", "torchaudio", "torchtext", "timm", "transformers", "lightning", "pytorch_lightning"}
 )
 
+#: Level 2 of discovery, in the order tried (see ``discover``); defined here, where nothing imports torch.
+FACTORY_NAMES = ("build_model", "get_model", "make_model", "model")
+
+#: Names a file defines for gradlint: a file defining one is worth importing even when it imports no torch.
+PROVIDED_NAMES = frozenset({*FACTORY_NAMES, "example_inputs", "example_kwargs", "EXAMPLE_INPUTS"})
+
 # Fallback for a file that does not parse: an import statement of a torch package at the start of a line.
 _TORCH_IMPORT_LINE = re.compile(r"^\s*(?:import|from)\s+(?:" + "|".join(sorted(TORCH_PACKAGES)) + r")\b", re.MULTILINE)
 
@@ -105,8 +111,8 @@ def expand_targets(texts: Iterable[str]) -> list[TargetSpec]:
     """Parse every target and expand directories into their model files.
 
     A directory becomes its ``*.py`` files, recursively and sorted, leaving out hidden
-    directories, ``SKIPPED_DIRS``, ``SKIPPED_FILES`` and files that do not import torch
-    (see ``imports_torch``). Specs from a directory have ``from_directory=True``.
+    directories, ``SKIPPED_DIRS``, ``SKIPPED_FILES`` and files that cannot hold a model
+    (see ``may_hold_model``). Specs from a directory have ``from_directory=True``.
     A file named twice is kept once, at its first place.
 
     Raises ``LoadError`` for a path that does not exist, or for ``ATTR`` on a directory.
@@ -150,7 +156,7 @@ def check_file(path: str) -> None:
 
 
 def _model_files(directory: str) -> list[str]:
-    files = [path for path in _python_files(directory) if imports_torch(path)]
+    files = [path for path in _python_files(directory) if may_hold_model(path)]
     return sorted(files)
 
 
@@ -184,6 +190,77 @@ def imports_torch(path: str) -> bool:
     except (SyntaxError, ValueError):
         return bool(_TORCH_IMPORT_LINE.search(source.decode("utf-8", errors="replace")))
     return any(name.split(".")[0] in TORCH_PACKAGES for name in imported_modules(tree))
+
+
+def may_hold_model(path: str, _seen: frozenset[str] = frozenset()) -> bool:
+    """Whether a file is worth importing to look for a model, decided from the source alone.
+
+    It is when it imports torch (see ``imports_torch``), defines a discovery factory,
+    ``example_inputs`` or ``EXAMPLE_INPUTS``, or imports a file next to it (or in its package)
+    that is: a ``build_model()`` importing its model from a neighbour counts.
+    """
+    if imports_torch(path):
+        return True
+    real = os.path.realpath(path)
+    tree = _parse_quietly(path)
+    if tree is None or real in _seen:
+        return False
+    if _defined_names(tree) & PROVIDED_NAMES:
+        return True
+    seen = _seen | {real}
+    return any(may_hold_model(other, seen) for other in local_imports(tree, os.path.dirname(real)))
+
+
+def _parse_quietly(path: str) -> ast.Module | None:
+    try:
+        with open(path, "rb") as handle:
+            return ast.parse(handle.read(), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def _defined_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def local_imports(tree: ast.Module, directory: str) -> list[str]:
+    """The Python files in ``directory`` (or, for relative imports, its parents) that ``tree`` imports."""
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules = [(directory, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = directory
+            for _ in range(max(node.level - 1, 0)):
+                base = os.path.dirname(base)
+            if node.level == 0 and not node.module:
+                continue
+            head = node.module or ""
+            # ``from pkg import sub`` may name a submodule: each imported name is tried as one too.
+            modules = [(base, head)] if head else []
+            modules += [(base, f"{head}.{alias.name}".lstrip(".")) for alias in node.names if alias.name != "*"]
+        else:
+            continue
+        for base, dotted in modules:
+            file = _local_module_file(base, dotted)
+            if file is not None and file not in found:
+                found.append(file)
+    return found
+
+
+def _local_module_file(base: str, dotted: str) -> str | None:
+    stem = os.path.join(base, *dotted.split("."))
+    for candidate in (stem + ".py", os.path.join(stem, "__init__.py")):
+        if os.path.isfile(candidate):
+            return candidate
+    return None
 
 
 def imported_modules(tree: ast.AST) -> Iterator[str]:
