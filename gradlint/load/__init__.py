@@ -49,10 +49,13 @@ Example inputs
 ``--input-shape 8,3,32,32`` (repeatable, one per ``forward`` argument) with
 ``--input-dtype`` first; then ``example_inputs()`` (no argument, or the model) or
 ``EXAMPLE_INPUTS`` in the file, a tensor or a tuple of tensors; otherwise inferred
-from the first layer in registration order: ``Linear`` -> ``(8, in_features)``;
-``Conv1d`` -> ``(8, C, 64)``; ``Conv2d`` -> ``(8, C, 32, 32)``; ``Conv3d`` ->
-``(8, C, 16, 16, 16)``; ``Embedding`` -> token ids of shape ``(8, 32)``; ``RNN``/``LSTM``/
-``GRU`` -> ``(8, 32, input_size)`` with ``batch_first``, else ``(32, 8, input_size)``.
+(``inference``): candidates from every layer whose input layout is known, likeliest first
+(``Linear`` -> ``(8, in_features)``; ``Conv2d`` -> ``(8, C, 32, 32)``; ``ConvTranspose2d`` ->
+a latent ``(8, C, 1, 1)``; ``Embedding`` -> token ids ``(8, 32)``; ``RNN``/``LSTM``/``GRU`` ->
+``(8, 32, input_size)`` with ``batch_first``, else ``(32, 8, input_size)``; cells ->
+``(8, input_size)``), then other sizes, hidden states and timesteps for a ``forward`` that
+takes more arguments; the first that runs through a meta copy of the model wins, a
+plausible output size preferred. Each ``InputSpec.origin`` says how it was chosen.
 
 Importing
 ---------

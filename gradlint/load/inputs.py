@@ -1,9 +1,9 @@
 """Example inputs for a loaded model.
 
 Precedence: ``--input-shape`` (with ``--input-dtype``) > the file's ``example_inputs()``
-or ``EXAMPLE_INPUTS`` > inferred from the model's first layer in registration order.
-Whether the inputs fit the model is the trace stage's business: nothing here runs
-the model's ``forward``.
+or ``EXAMPLE_INPUTS`` > inferred (see ``inference``: candidates from the model's layers,
+checked by forwards on a meta copy). Inputs the user gave are not checked here: whether
+they fit the model is the trace stage's business.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 import types
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import torch
@@ -19,15 +18,9 @@ from torch import nn
 
 from gradlint.errors import InputError, UsageError
 from gradlint.load.importer import ImportPlan, describe_exception, plan_for_module
+from gradlint.load.inference import DEFAULT_INT_HIGH, Arg, Draw, first_guess, first_layer, search
 from gradlint.types import InputSpec, dtype_name
 
-#: Sequence length for token ids and recurrent inputs, spatial sizes for convolutions.
-SEQUENCE_LENGTH = 32
-CONV_SPATIAL = {1: (64,), 2: (32, 32), 3: (16, 16, 16)}
-
-# Integers drawn for --input-shape with an integer dtype, unless the first layer is an
-# embedding: 0 and 1 are valid class indices, token ids and masks for nearly any model.
-_DEFAULT_INT_HIGH = 2
 _SEED = 0
 
 
@@ -36,15 +29,6 @@ class ResolvedInputs(NamedTuple):
 
     values: tuple[Any, ...]
     specs: tuple[InputSpec, ...]
-
-
-@dataclass(frozen=True)
-class _Draw:
-    """One input to draw: a float tensor, or integers in ``[0, high)``."""
-
-    shape: tuple[int, ...]
-    dtype: torch.dtype
-    high: int = _DEFAULT_INT_HIGH
 
 
 def parse_dtype(text: str) -> torch.dtype:
@@ -88,7 +72,7 @@ def resolve_inputs(
 
 
 def _from_shapes(model: nn.Module, shapes: Sequence[tuple[int, ...]], dtype: torch.dtype) -> ResolvedInputs:
-    high = _DEFAULT_INT_HIGH
+    high = DEFAULT_INT_HIGH
     layer = first_layer(model)
     if layer is not None and isinstance(layer[1], (nn.Embedding, nn.EmbeddingBag)):
         high = layer[1].num_embeddings  # token ids must index the embedding table
@@ -96,7 +80,7 @@ def _from_shapes(model: nn.Module, shapes: Sequence[tuple[int, ...]], dtype: tor
     for shape in shapes:
         if any(not isinstance(size, int) or size <= 0 for size in shape):
             raise UsageError(f"--input-shape {','.join(map(str, shape))}: every size must be a positive integer")
-        draws.append(_Draw(tuple(shape), dtype, high))
+        draws.append(Draw(tuple(shape), dtype, high))
     return _materialise(model, draws, "--input-shape")
 
 
@@ -159,77 +143,28 @@ def _describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-# -- inference from the first layer ------------------------------------------------------------
-
-
-def first_layer(model: nn.Module) -> tuple[str, nn.Module] | None:
-    """The first module in registration order whose input layout is known, with its path."""
-    for name, module in model.named_modules():
-        if _is_input_layer(module):
-            return name, module
-    return None
-
-
-def _is_input_layer(module: nn.Module) -> bool:
-    return isinstance(
-        module,
-        (nn.Linear, nn.Bilinear, nn.Embedding, nn.EmbeddingBag, nn.RNNBase, nn.modules.conv._ConvNd),
-    ) or _is_hf_conv1d(module)
-
-
-def _is_hf_conv1d(module: nn.Module) -> bool:
-    # transformers' Conv1D (GPT-2): a Linear with a transposed (nx, nf) weight; recognised by
-    # its attributes so that transformers need not be imported.
-    weight = getattr(module, "weight", None)
-    return (
-        isinstance(weight, torch.Tensor)
-        and weight.dim() == 2
-        and isinstance(getattr(module, "nf", None), int)
-        and isinstance(getattr(module, "nx", None), int)
-    )
+# -- inference -----------------------------------------------------------------------------------
 
 
 def infer_inputs(model: nn.Module, batch_size: int = 8, *, target: str = "model") -> ResolvedInputs:
-    """Inputs shaped for the model's first layer; ``InputError`` naming ``target`` when none fits."""
-    found = first_layer(model)
-    draws = _draws_for(found[1], batch_size) if found is not None else None
-    if found is None or draws is None:
+    """Inputs that fit the model, found as ``inference`` describes; ``InputError`` naming ``target`` when none does.
+
+    When no candidate runs on the meta device (a forward that reads values, a model that cannot
+    be copied), the first layer's likeliest input is used unchecked, and the origin says so.
+    """
+    found = search(model, batch_size)
+    if found is not None:
+        return _materialise(model, found.args, found.origin)
+    layer = first_layer(model)
+    draws = first_guess(layer[1], batch_size) if layer is not None else None
+    if layer is None or draws is None:
         raise InputError(
-            f"{target}: cannot infer example inputs ({_first_layer_text(model, found)}); "
+            f"{target}: cannot infer example inputs ({_first_layer_text(model, layer)}); "
             "define example_inputs() or EXAMPLE_INPUTS in the file, or pass --input-shape 8,3,32,32"
         )
-    name, layer = found
-    return _materialise(model, draws, f"inferred from first layer {name or '<model>'} ({type(layer).__name__})")
-
-
-def _draws_for(layer: nn.Module, batch: int) -> list[_Draw] | None:
-    """The inputs ``layer`` expects, or None when its sizes are not known yet (lazy modules)."""
-    if any(isinstance(p, nn.parameter.UninitializedParameter) for p in layer.parameters(recurse=False)):
-        return None
-    dtype = _float_dtype(layer)
-    if isinstance(layer, (nn.Embedding, nn.EmbeddingBag)):
-        return [_Draw((batch, SEQUENCE_LENGTH), torch.int64, layer.num_embeddings)]
-    if isinstance(layer, nn.RNNBase):
-        shape = (batch, SEQUENCE_LENGTH) if layer.batch_first else (SEQUENCE_LENGTH, batch)
-        return [_Draw((*shape, layer.input_size), dtype)]
-    if isinstance(layer, nn.modules.conv._ConvNd):
-        spatial = CONV_SPATIAL.get(len(layer.kernel_size))
-        return None if spatial is None else [_Draw((batch, layer.in_channels, *spatial), dtype)]
-    if isinstance(layer, nn.Bilinear):
-        return [_Draw((batch, layer.in1_features), dtype), _Draw((batch, layer.in2_features), dtype)]
-    if isinstance(layer, nn.Linear):
-        return [_Draw((batch, layer.in_features), dtype)]
-    if _is_hf_conv1d(layer):
-        return [_Draw((batch, int(layer.nx)), dtype)]
-    return None
-
-
-def _float_dtype(layer: nn.Module) -> torch.dtype:
-    # A float64 model gets float64 inputs; integer or quantised weights fall back to float32.
-    for parameter in layer.parameters(recurse=False):
-        if parameter.is_floating_point():
-            return parameter.dtype
-    return torch.float32
+    name, module = layer
+    origin = f"inferred from first layer {name or '<model>'} ({type(module).__name__}), unchecked: no candidate ran on the meta device"
+    return _materialise(model, draws, origin)
 
 
 def _first_layer_text(model: nn.Module, found: tuple[str, nn.Module] | None) -> str:
@@ -244,15 +179,25 @@ def _first_layer_text(model: nn.Module, found: tuple[str, nn.Module] | None) -> 
 # -- tensors -----------------------------------------------------------------------------------
 
 
-def _materialise(model: nn.Module, draws: Sequence[_Draw], origin: str) -> ResolvedInputs:
+def _materialise(model: nn.Module, args: Sequence[Arg], origin: str) -> ResolvedInputs:
     generator = torch.Generator().manual_seed(_SEED)  # the same inputs on every run
     device = _model_device(model)
-    values = tuple(_draw(d, generator, device) for d in draws)
-    specs = tuple(InputSpec(tuple(v.shape), dtype_name(v.dtype), origin) for v in values)
+    values = tuple(_value(a, generator, device) for a in args)
+    specs = tuple(InputSpec(tuple(t.shape), dtype_name(t.dtype), origin) for t in _leaves(values))
     return ResolvedInputs(values, specs)
 
 
-def _draw(draw: _Draw, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+def _value(arg: Arg, generator: torch.Generator, device: torch.device) -> Any:
+    if isinstance(arg, Draw):
+        return _draw(arg, generator, device)
+    return tuple(_value(a, generator, device) for a in arg)  # an LSTM's (h, c)
+
+
+def _leaves(values: Sequence[Any]) -> list[torch.Tensor]:
+    return [t for v in values for t in ([v] if isinstance(v, torch.Tensor) else _leaves(v))]
+
+
+def _draw(draw: Draw, generator: torch.Generator, device: torch.device) -> torch.Tensor:
     if device.type == "meta":
         return torch.empty(draw.shape, dtype=draw.dtype, device=device)
     if draw.dtype.is_floating_point or draw.dtype.is_complex:

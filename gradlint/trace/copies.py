@@ -13,21 +13,15 @@ import copy
 import torch
 from torch import nn
 
+from gradlint.load.meta import meta_copy
 from gradlint.trace.shapes import map_tensors
+
+__all__ = ["meta_copy", "shared_copy", "to_meta"]
 
 
 def shared_copy(model: nn.Module) -> nn.Module:
     memo: dict[int, object] = {id(p): p for p in model.parameters()}
     memo.update({id(b): b.clone() for b in model.buffers()})
-    return copy.deepcopy(model, memo)
-
-
-def meta_copy(model: nn.Module) -> nn.Module:
-    memo: dict[int, object] = {
-        id(p): nn.Parameter(torch.empty_like(p, device="meta"), requires_grad=p.requires_grad)
-        for p in model.parameters()
-    }
-    memo.update({id(b): torch.empty_like(b, device="meta") for b in model.buffers()})
     return copy.deepcopy(model, memo)
 
 
