@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -40,8 +41,9 @@ def test_a_first_guess_that_runs_keeps_the_plain_phrase() -> None:
     assert origin(nn.Sequential(nn.Linear(20, 5), nn.ReLU())) == "inferred from first layer 0 (Linear)"
 
 
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
 def test_nn_transformer_gets_source_and_target_sequences() -> None:
-    model = nn.Transformer(16, 2, 1, 1, dim_feedforward=32, enable_nested_tensor=False)
+    model = nn.Transformer(16, 2, 1, 1, dim_feedforward=32)
     assert shapes(model) == [((32, 8, 16), "float32"), ((32, 8, 16), "float32")]
     assert "first layer run encoder.layers.0.self_attn (MultiheadAttention)" in origin(model)
 
