@@ -45,7 +45,7 @@ def test_a_factory_importing_its_model_from_a_neighbour(tmp_path: Path) -> None:
     assert may_hold_model("proj/factory.py")
     [spec] = [s for s in expand_targets(["proj"]) if s.path.endswith("factory.py")]
     [loaded] = load_target(spec)
-    assert (loaded.target, loaded.built_as) == ("proj/factory.py:build_model", "build_model()")
+    assert (loaded.target, loaded.built) == ("proj/factory.py:build_model", "build_model()")
 
 
 def test_defined_names_make_a_candidate(tmp_path: Path) -> None:

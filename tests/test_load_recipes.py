@@ -70,7 +70,7 @@ def test_factories_found_from_their_body(tmp_path: Path) -> None:
     write(tmp_path, "resnet.py", RESNET)
     loaded = load_target(TargetSpec("resnet.py"))
     assert [m.target for m in loaded] == ["resnet.py:ResNet18", "resnet.py:ResNet34"]
-    assert [m.built_as for m in loaded] == ["ResNet18()", "ResNet34()"]
+    assert [m.built for m in loaded] == ["ResNet18()", "ResNet34()"]
     assert [len(m.model.layers) for m in loaded] == [8, 16]
 
 
@@ -91,7 +91,7 @@ def test_a_factory_of_a_class_that_builds_alone_is_the_same_model(tmp_path: Path
         """,
     )
     [loaded] = load_target(TargetSpec("same.py"))
-    assert (loaded.target, loaded.built_as) == ("same.py:Net", "Net()")
+    assert (loaded.target, loaded.built) == ("same.py:Net", "Net()")
 
 
 NANOGPT = """
@@ -123,7 +123,7 @@ def test_unannotated_config_parameter_and_the_files_one_config_class(tmp_path: P
     write(tmp_path, "gpt.py", NANOGPT)
     [loaded] = load_target(TargetSpec("gpt.py"))  # Block(config) builds too, but is a building block of GPT
     assert loaded.target == "gpt.py:GPT(GPTConfig())"
-    assert loaded.built_as == "GPT(GPTConfig())"
+    assert loaded.built == "GPT(GPTConfig())"
     assert loaded.name == "GPT" and len(loaded.model.h) == 2
 
 
@@ -161,7 +161,7 @@ def test_annotated_dataclass_parameter(tmp_path: Path) -> None:
         """,
     )
     [loaded] = load_target(TargetSpec("llama.py"))
-    assert loaded.built_as == "Transformer(params=ModelArgs(), extra=OtherSettings())"
+    assert loaded.built == "Transformer(params=ModelArgs(), extra=OtherSettings())"
 
 
 def test_a_config_that_is_not_all_default_is_no_guess(tmp_path: Path) -> None:

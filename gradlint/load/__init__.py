@@ -37,7 +37,7 @@ The first of these that finds something wins:
    ``config``/``cfg``/``args`` when the file defines exactly one all-default config class:
    ``GPT(GPTConfig())``), and model factories callable without arguments whose every
    ``return`` gives a call of an ``nn.Module`` class (``def ResNet18(): return ResNet(...)``),
-   found from the source, so ``main()`` or ``train()`` is never called. ``LoadedModel.built_as``
+   found from the source, so ``main()`` or ``train()`` is never called. ``LoadedModel.built``
    says how (``GPT(GPTConfig())``).
 
 Levels 1 and 3 ignore modules without parameters (``criterion = nn.CrossEntropyLoss()``).
@@ -161,5 +161,5 @@ def _loaded(
         construction_sites=frozen_mapping(recorder.sites_for(item.model)),
         init_records=frozen_mapping(recorder.init_records_for(item.model)),
         meta=meta,
-        built_as=item.built_as,
+        built=item.built,
     )

@@ -44,8 +44,9 @@ class FoundModel:
 
     attr: str
     model: nn.Module
-    built_as: str | None = None
-    """How discovery built it: ``Net()``, ``ResNet18()``, ``GPT(GPTConfig())``; None for an instance."""
+    built: str | None = None
+    """How the model was built, for the report: ``GPT(GPTConfig(n_layer=4))``, ``build_model()``;
+    None for a module-level instance, which the file built itself."""
 
 
 def find_models(
@@ -190,15 +191,13 @@ def _factory(module: types.ModuleType, tree: ast.Module, plan: ImportPlan) -> li
 def _from_recipes(recipes: list[Recipe], skipped: list[Skipped], plan: ImportPlan) -> list[FoundModel]:
     built: list[tuple[Recipe, nn.Module]] = []
     for recipe in recipes:
-        try:
-            model = _build(recipe.build, plan, recipe.expression)
-        except LoadError as exc:
-            if not recipe.guessed:
-                raise LoadError(str(exc).replace(f":{recipe.expression}", f":{recipe.name}", 1)) from exc
-            text = str(exc).removeprefix(f"{plan.display_path}:{recipe.expression}").lstrip(": ")
-            reason = f"failed as {recipe.expression}: {text.removeprefix('building the model ')}"
-            skipped.append(Skipped(recipe.name, reason, recipe.required, is_class=recipe.is_class))
-            continue
+        if not recipe.guessed:
+            model = _build(recipe.build, plan, recipe.name)  # a class the user meant to build: its error is theirs
+        else:
+            model, failure = _try_guess(recipe, plan)
+            if model is None:
+                skipped.append(Skipped(recipe.name, failure, recipe.required, is_class=recipe.is_class))
+                continue
         if _has_parameters(model):
             built.append((recipe, model))
         else:
@@ -215,6 +214,17 @@ def _from_recipes(recipes: list[Recipe], skipped: list[Skipped], plan: ImportPla
         for recipe, model in kept
         if type(model) not in inner
     ]
+
+
+def _try_guess(recipe: Recipe, plan: ImportPlan) -> tuple[nn.Module | None, str]:
+    """Build a guessed recipe; on failure, None and why (a guess that fails is skipped, not an error)."""
+    try:
+        model = recipe.build()
+    except (Exception, SystemExit) as exc:
+        return None, f"failed as {recipe.expression}: raised {describe_exception(exc, plan)}"
+    if not isinstance(model, nn.Module):
+        return None, f"failed as {recipe.expression}: returned {_kind(model)}"
+    return model, ""
 
 
 def _has_parameters(model: nn.Module) -> bool:

@@ -74,9 +74,8 @@ class LoadedModel:
     """Parameter name -> the init calls recorded on it while the model was built, oldest first."""
     meta: str | None = None
     """Why the model was built on the meta device (``--meta``, or too large for memory); None: real weights."""
-    built_as: str | None = None
-    """How discovery built it, as an expression: ``Net()``, ``ResNet18()``, ``GPT(GPTConfig())``; None for a
-    module-level instance, a named target or a library model."""
+    built: str | None = None
+    """How the model was built: ``GPT(GPTConfig(n_layer=4))``, ``build_model()``; None for an instance the file made."""
 
 
 @dataclass(frozen=True)
