@@ -167,3 +167,38 @@ def test_the_search_never_touches_the_model() -> None:
     assert all(p.device.type == "cpu" for p in model.parameters())
     assert all(torch.equal(before[name], p) for name, p in model.state_dict().items())
     assert not any(m._forward_pre_hooks for m in model.modules())
+
+
+class ReadsValues(nn.Module):
+    """A forward that branches on a value cannot run on the meta device."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x) if x.abs().sum().item() >= 0 else -self.fc(x)
+
+
+def test_a_forward_that_reads_values_is_checked_for_real_on_a_private_copy() -> None:
+    model = ReadsValues()
+    state = torch.random.get_rng_state()
+    assert shapes(model) == [((8, 4), "float32")]
+    assert origin(model).startswith("found by a search with real forwards on a private copy (1 of ")
+    assert torch.equal(state, torch.random.get_rng_state())
+
+
+class Masked(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        y = self.fc(x)
+        return y if mask is None else y.masked_fill(mask, 0.0)
+
+
+def test_an_optional_argument_without_a_default_gets_none() -> None:
+    result = infer_inputs(Masked())
+    assert result.values[1] is None
+    assert [spec.shape for spec in result.specs] == [(8, 6)]

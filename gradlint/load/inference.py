@@ -24,7 +24,7 @@ from typing import Any, TypeAlias
 import torch
 from torch import nn
 
-from gradlint.load.meta import meta_copy
+from gradlint.load.copies import meta_copy, shared_copy
 
 #: Sequence length for token ids and recurrent inputs, spatial sizes for convolutions (the first guesses).
 SEQUENCE_LENGTH = 32
@@ -38,6 +38,9 @@ VOLUME_SIZES = (16, 8, 32, 64)
 
 #: At most this many forwards on the meta device before giving up.
 MAX_ATTEMPTS = 120
+
+#: When nothing runs on the meta device (a forward that reads values), this many candidates run for real.
+REAL_ATTEMPTS = 8
 
 #: An output side more than this many times the largest input side is implausible (unless the input is a 1×1 latent).
 MAX_GROWTH = 4
@@ -56,8 +59,8 @@ class Draw:
     high: int = DEFAULT_INT_HIGH
 
 
-#: One positional argument: a tensor, or a tuple of them (an LSTM's ``(h, c)``).
-Arg: TypeAlias = "Draw | tuple[Arg, ...]"
+#: One positional argument: a tensor, a tuple of them (an LSTM's ``(h, c)``), or None.
+Arg: TypeAlias = "Draw | tuple[Arg, ...] | None"
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,7 @@ def argument_sets(first: list[Draw], model: nn.Module, count: int) -> Iterator[t
     for timestep in (Draw((batch,), torch.float32), Draw((batch,), torch.int64)):  # a diffusion model's t
         yield (*first, *((timestep,) * rest))
     yield (*first, *((x,) * rest))  # nn.Transformer's src and tgt; a query and its context
+    yield (*first, *((None,) * rest))  # an optional mask or state without a default
 
 
 def _hidden_states(model: nn.Module, x: Draw) -> Iterator[Arg]:
@@ -237,26 +241,43 @@ def _hidden_states(model: nn.Module, x: Draw) -> Iterator[Arg]:
 
 
 def search(model: nn.Module, batch: int) -> Inferred | None:
-    """The first candidate that runs through a meta copy of ``model`` (a plausible one if any), or None."""
+    """The first candidate that runs through a copy of ``model`` (a plausible one if any), or None.
+
+    Candidates run on a meta copy; when none does and the model has real weights, the first
+    ``REAL_ATTEMPTS`` run for real on a private copy sharing the weights (a forward that calls
+    ``.item()`` or branches on values cannot run on the meta device).
+    """
     if not any(True for _ in model.parameters()):
         return None  # nothing to train: no gradient problem to find, and no layer to fit inputs to
+    if any(is_lazy(m) for m in model.modules()):
+        return None  # sizes not known yet: any shape would run, and fix them to whatever it was
     candidates = list(_candidates(model, batch))
+    found = _first_that_runs(model, candidates[:MAX_ATTEMPTS], len(candidates), meta=True)
+    if found is None and not any(p.is_meta for p in model.parameters()):
+        found = _first_that_runs(model, candidates[:REAL_ATTEMPTS], len(candidates), meta=False)
+    return found
+
+
+def _first_that_runs(model: nn.Module, candidates: list[tuple[Arg, ...]], total: int, *, meta: bool) -> Inferred | None:
     try:
-        copy = meta_copy(model)
+        copy = meta_copy(model) if meta else shared_copy(model)
     except Exception:  # a model that cannot be deep-copied cannot be checked: the caller guesses unchecked
         return None
+    device = torch.device("meta") if meta else next(model.parameters()).device
     names = {id(m): (name, type(m).__name__) for name, m in input_layers(copy)}
+    where = "on the meta device" if meta else "with real forwards on a private copy"
     implausible: tuple[tuple[Arg, ...], str, str] | None = None
-    for tried, args in enumerate(candidates[:MAX_ATTEMPTS], 1):
-        ran = _run(copy, args, names)
+    for tried, args in enumerate(candidates, 1):
+        ran = _run(copy, args, names, device)
         if ran is None:
             continue
         first_run, output = ran
         verdict = _implausible(args, output)
+        phrase = _phrase(first_run, tried, total, where)
         if verdict is None:
-            return Inferred(args, _phrase(first_run, tried, len(candidates)))
+            return Inferred(args, phrase)
         if implausible is None:
-            implausible = (args, _phrase(first_run, tried, len(candidates)), verdict)
+            implausible = (args, phrase, verdict)
     if implausible is not None:
         args, phrase, verdict = implausible
         return Inferred(args, f"{phrase}; {verdict}, and no other candidate ran")
@@ -280,8 +301,10 @@ def _candidates(model: nn.Module, batch: int) -> Iterator[tuple[Arg, ...]]:
                 yield args
 
 
-def _run(copy: nn.Module, args: tuple[Arg, ...], names: dict[int, tuple[str, str]]) -> tuple[str, Any] | None:
-    """Run the meta copy on ``args``: the first input layer that ran (``name (Type)``) and the output, or None."""
+def _run(
+    copy: nn.Module, args: tuple[Arg, ...], names: dict[int, tuple[str, str]], device: torch.device
+) -> tuple[str, Any] | None:
+    """Run the copy on ``args``: the first input layer that ran (``name (Type)``) and the output, or None."""
     order: list[tuple[str, str]] = []
 
     def record(module: nn.Module, _inputs: Any) -> None:
@@ -290,9 +313,14 @@ def _run(copy: nn.Module, args: tuple[Arg, ...], names: dict[int, tuple[str, str
 
     handles = [m.register_forward_pre_hook(record) for m in copy.modules() if id(m) in names]
     try:
-        with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        with (
+            torch.no_grad(),
+            torch.random.fork_rng(),  # a real forward's dropout leaves the user's random state as it was
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(io.StringIO()),  # a forward that prints shapes, once per candidate
+        ):
             warnings.simplefilter("ignore")
-            output = copy(*(_meta(a) for a in args))
+            output = copy(*(_tensor(a, device) for a in args))
     except Exception:  # any error of the user's forward means: these inputs do not fit
         return None
     finally:
@@ -302,10 +330,14 @@ def _run(copy: nn.Module, args: tuple[Arg, ...], names: dict[int, tuple[str, str
     return (f"{name or '<model>'} ({kind})" if order else "", output)
 
 
-def _meta(arg: Arg) -> Any:
+def _tensor(arg: Arg, device: torch.device) -> Any:
+    if arg is None:
+        return None
     if isinstance(arg, Draw):
-        return torch.empty(arg.shape, dtype=arg.dtype, device="meta")
-    return tuple(_meta(a) for a in arg)
+        if device.type == "meta" or not arg.dtype.is_floating_point:
+            return torch.zeros(arg.shape, dtype=arg.dtype, device=device)  # 0 is a valid index into any table
+        return torch.randn(arg.shape, device=device).to(arg.dtype)
+    return tuple(_tensor(a, device) for a in arg)
 
 
 def _implausible(args: Sequence[Arg], output: Any) -> str | None:
@@ -341,12 +373,12 @@ def _draws(args: Sequence[Arg]) -> Iterator[Draw]:
     for arg in args:
         if isinstance(arg, Draw):
             yield arg
-        else:
+        elif arg is not None:
             yield from _draws(arg)
 
 
-def _phrase(first_run: str, tried: int, total: int) -> str:
-    if tried == 1:
+def _phrase(first_run: str, tried: int, total: int, where: str) -> str:
+    if tried == 1 and where.startswith("on the meta"):
         return f"inferred from first layer {first_run}" if first_run else "inferred and checked on the meta device"
     ran = f", first layer run {first_run}" if first_run else ""
-    return f"found by a search on the meta device ({tried} of {total} candidates tried{ran})"
+    return f"found by a search {where} ({tried} of {total} candidates tried{ran})"

@@ -188,13 +188,15 @@ def _materialise(model: nn.Module, args: Sequence[Arg], origin: str) -> Resolved
 
 
 def _value(arg: Arg, generator: torch.Generator, device: torch.device) -> Any:
+    if arg is None:
+        return None
     if isinstance(arg, Draw):
         return _draw(arg, generator, device)
     return tuple(_value(a, generator, device) for a in arg)  # an LSTM's (h, c)
 
 
 def _leaves(values: Sequence[Any]) -> list[torch.Tensor]:
-    return [t for v in values for t in ([v] if isinstance(v, torch.Tensor) else _leaves(v))]
+    return [t for v in values if v is not None for t in ([v] if isinstance(v, torch.Tensor) else _leaves(v))]
 
 
 def _draw(draw: Draw, generator: torch.Generator, device: torch.device) -> torch.Tensor:

@@ -32,7 +32,6 @@ automatic switch skips the probe with the reason in the report.
 from __future__ import annotations
 
 import contextlib
-import copy
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -88,19 +87,6 @@ def too_large_reason(model: nn.Module, budget: int) -> str:
 def on_meta(values: tuple[Any, ...]) -> tuple[Any, ...]:
     """The example inputs as meta tensors of the same shapes and dtypes (a meta model cannot mix devices)."""
     return tuple(v.to("meta") if isinstance(v, torch.Tensor) else v for v in values)
-
-
-def meta_copy(model: nn.Module) -> nn.Module:
-    """A private copy of ``model`` holding meta tensors of the same shapes: it costs no memory.
-
-    ``deepcopy`` with a pre-filled memo swaps the tensors in without copying their data.
-    """
-    memo: dict[int, object] = {
-        id(p): nn.Parameter(torch.empty_like(p, device="meta"), requires_grad=p.requires_grad)
-        for p in model.parameters()
-    }
-    memo.update({id(b): torch.empty_like(b, device="meta") for b in model.buffers()})
-    return copy.deepcopy(model, memo)
 
 
 def is_meta(model: nn.Module) -> bool:
