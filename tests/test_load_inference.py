@@ -202,3 +202,11 @@ def test_an_optional_argument_without_a_default_gets_none() -> None:
     result = infer_inputs(Masked())
     assert result.values[1] is None
     assert [spec.shape for spec in result.specs] == [(8, 6)]
+
+
+@pytest.mark.filterwarnings("ignore:.*weight_norm.* is deprecated")
+def test_old_style_weight_norm_is_checked_on_the_meta_device() -> None:
+    # Its weight is a computed tensor attribute, which deepcopy refuses unless the copy swaps it out.
+    model = nn.Sequential(nn.utils.weight_norm(nn.Conv1d(5, 8, 3)), nn.ReLU())
+    assert origin(model) == "inferred from first layer 0 (Conv1d)"
+    assert model[0].weight.grad_fn is not None  # the user's module is as it was

@@ -18,6 +18,7 @@ from torch import nn
 def shared_copy(model: nn.Module) -> nn.Module:
     memo: dict[int, object] = {id(p): p for p in model.parameters()}
     memo.update({id(b): b.clone() for b in model.buffers()})
+    memo.update({id(t): t.detach() for t in _derived_tensors(model)})
     return copy.deepcopy(model, memo)
 
 
@@ -27,4 +28,19 @@ def meta_copy(model: nn.Module) -> nn.Module:
         for p in model.parameters()
     }
     memo.update({id(b): torch.empty_like(b, device="meta") for b in model.buffers()})
+    memo.update({id(t): torch.empty_like(t, device="meta") for t in _derived_tensors(model)})
     return copy.deepcopy(model, memo)
+
+
+def _derived_tensors(model: nn.Module) -> list[torch.Tensor]:
+    """Tensors a module keeps that were computed from its parameters, which ``deepcopy`` refuses to copy.
+
+    ``torch.nn.utils.weight_norm`` (the old one) stores ``weight = g * v / ‖v‖`` as a plain attribute
+    and recomputes it before every forward, so the copy only needs one of the right shape.
+    """
+    return [
+        value
+        for module in model.modules()
+        for value in vars(module).values()
+        if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter) and value.grad_fn is not None
+    ]
