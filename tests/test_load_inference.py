@@ -210,3 +210,21 @@ def test_old_style_weight_norm_is_checked_on_the_meta_device() -> None:
     model = nn.Sequential(nn.utils.weight_norm(nn.Conv1d(5, 8, 3)), nn.ReLU())
     assert origin(model) == "inferred from first layer 0 (Conv1d)"
     assert model[0].weight.grad_fn is not None  # the user's module is as it was
+
+
+class TwoTables(nn.Module):
+    """Registers its position table (1024 rows) before its token table (50 rows)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pos = nn.Embedding(1024, 8)
+        self.tok = nn.Embedding(50, 8)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.tok(idx) + self.pos(torch.arange(idx.shape[1]))
+
+
+def test_token_ids_index_every_table_of_the_model() -> None:
+    [ids] = infer_inputs(TwoTables()).values
+    assert ids.dtype == torch.int64 and int(ids.max()) < 50
+    TwoTables()(ids)  # runs for real

@@ -292,13 +292,25 @@ def _candidates(model: nn.Module, batch: int) -> Iterator[tuple[Arg, ...]]:
     firsts += [g[0] for g in guesses if g]  # every layer's likeliest input before any alternative
     firsts += [alt for g in guesses for alt in g[1:]]
     firsts += list(generic_guesses(model, batch))
+    # Token ids may reach any of the model's tables (a position table smaller than the vocabulary):
+    # drawn below the smallest, they index every one of them.
+    smallest = min(
+        (m.num_embeddings for m in model.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag))), default=0
+    )
     seen: set[str] = set()
     for first in firsts:
         for args in argument_sets(first, model, count):
+            args = tuple(_ids_below(a, smallest) for a in args)
             key = repr(args)
             if key not in seen:
                 seen.add(key)
                 yield args
+
+
+def _ids_below(arg: Arg, high: int) -> Arg:
+    if isinstance(arg, Draw):
+        return Draw(arg.shape, arg.dtype, high) if arg.high > high > 0 else arg
+    return arg if arg is None else tuple(_ids_below(a, high) for a in arg)
 
 
 def _run(
