@@ -266,3 +266,26 @@ def test_a_factory_needing_arguments_is_suggested_when_no_class_is(tmp_path: Pat
 def test_directory_mode_stays_quiet(tmp_path: Path) -> None:
     write(tmp_path, "unet_model.py", UNET)
     assert load_target(TargetSpec("unet_model.py", from_directory=True)) == []
+
+
+def test_a_building_block_that_fails_alone_does_not_hide_the_model(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "cct.py",
+        """
+        from torch import nn
+
+        class DropPath(nn.Module):
+            def __init__(self, drop_prob=None):
+                super().__init__()
+                self.drop_prob = float(drop_prob)
+
+        class CCT(nn.Module):
+            def __init__(self, dim=8):
+                super().__init__()
+                self.fc = nn.Linear(dim, dim)
+                self.drop = DropPath(0.1)
+        """,
+    )
+    [loaded] = load_target(TargetSpec("cct.py"))
+    assert loaded.target == "cct.py:CCT"

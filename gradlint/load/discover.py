@@ -29,7 +29,15 @@ from torch import nn
 
 from gradlint.errors import LoadError
 from gradlint.load.importer import ImportPlan, describe_exception
-from gradlint.load.recipes import Recipe, Skipped, is_own_module_class, required_parameters, suggestion, survey
+from gradlint.load.recipes import (
+    Recipe,
+    Skipped,
+    building_blocks,
+    is_own_module_class,
+    required_parameters,
+    suggestion,
+    survey,
+)
 from gradlint.load.targets import FACTORY_NAMES
 
 LOOKED_FOR = (
@@ -65,7 +73,7 @@ def find_models(
         if found:
             return found
     recipes, skipped = survey(module, tree)
-    found = _from_recipes(recipes, skipped, plan)
+    found = _from_recipes(recipes, skipped, plan, building_blocks(tree))
     if found or quiet:
         return found
     raise LoadError(_no_model_message(plan, skipped, tree))
@@ -188,11 +196,13 @@ def _factory(module: types.ModuleType, tree: ast.Module, plan: ImportPlan) -> li
     return []
 
 
-def _from_recipes(recipes: list[Recipe], skipped: list[Skipped], plan: ImportPlan) -> list[FoundModel]:
+def _from_recipes(
+    recipes: list[Recipe], skipped: list[Skipped], plan: ImportPlan, blocks: set[str]
+) -> list[FoundModel]:
     built: list[tuple[Recipe, nn.Module]] = []
     for recipe in recipes:
-        if not recipe.guessed:
-            model = _build(recipe.build, plan, recipe.name)  # a class the user meant to build: its error is theirs
+        if not recipe.guessed and recipe.name not in blocks:
+            model = _build(recipe.build, plan, recipe.name)  # a model class meant to build alone: its error is theirs
         else:
             model, failure = _try_guess(recipe, plan)
             if model is None:
@@ -217,7 +227,7 @@ def _from_recipes(recipes: list[Recipe], skipped: list[Skipped], plan: ImportPla
 
 
 def _try_guess(recipe: Recipe, plan: ImportPlan) -> tuple[nn.Module | None, str]:
-    """Build a guessed recipe; on failure, None and why (a guess that fails is skipped, not an error)."""
+    """Build a guessed recipe or a building block; on failure, None and why (skipped, not an error)."""
     try:
         model = recipe.build()
     except (Exception, SystemExit) as exc:
