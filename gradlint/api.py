@@ -16,10 +16,12 @@ from torch import nn
 from gradlint.engine import run_rules
 from gradlint.errors import GradlintError, UsageError
 from gradlint.estimate import estimate
+from gradlint.estimate.training import check_training
 from gradlint.load import TargetSpec, expand_targets, load_target
 from gradlint.load.targets import may_hold_model, parse_target
+from gradlint.optimizers import optimizer_config
 from gradlint.options import LintOptions, apply_keywords
-from gradlint.probe import confirm_findings, probe
+from gradlint.probe import DEFAULT_STEPS, confirm_findings, probe
 from gradlint.registry import Rule
 from gradlint.report.lint_report import LintReport
 from gradlint.suppress import is_suppressed
@@ -30,12 +32,13 @@ from gradlint.types import (
     LoadedModel,
     ModelGraph,
     ModelReport,
+    OptimizerConfig,
     TargetError,
     dtype_name,
     frozen_mapping,
 )
 
-__all__ = ["LintOptions", "lint", "lint_paths", "with_overrides"]
+__all__ = ["LintOptions", "lint", "lint_paths", "optimizer_of", "with_overrides"]
 
 
 ProgressCallback = Callable[[str], None]
@@ -70,6 +73,7 @@ def lint_paths(
         spec_options = options_for(spec) if options_for is not None else options
         rules = spec_options.selected_rules()  # an unknown code is a usage error, not a target error
         _check_meta_probe(spec_options)
+        optimizer_of(spec_options)  # a bad optimizer setting is a usage error too, before any user code runs
         try:
             if on_progress is not None:
                 on_progress(f"loading {spec}")
@@ -93,7 +97,7 @@ def lint_paths(
 
 
 def _check_meta_probe(options: LintOptions) -> None:
-    if options.meta and options.probe:
+    if options.meta and (options.probe or options.probe_steps > 0):
         raise UsageError("--probe needs real weights and cannot run with --meta; drop one of them")
 
 
@@ -125,8 +129,8 @@ def lint(
 
     Keyword arguments set single options on top of ``options``, with the CLI's spellings
     relaxed for Python: ``select="GL1"`` or ``select=["GL001", "GL1"]``, ``ignore=...``,
-    ``probe=True``, ``device="cpu"``, ``probe_seeds=[1, 2]``, ``probe_steps=50``, ``lr=0.1``,
-    ``optimizer="adam"``, ``probe_timeout_s=60``, ``thresholds={"explode_max": 2}`` ... (every
+    ``probe=True``, ``device="cpu"``, ``probe_seeds=[1, 2]``, ``probe_steps=150``, ``lr=0.1``,
+    ``optimizer="adam"``, ``betas=(0.9, 0.95)``, ``clip_grad_norm=1.0``, ``probe_timeout_s=60``, ``thresholds={"explode_max": 2}`` ... (every
     field of :class:`LintOptions`). An unknown keyword is a ``TypeError``.
 
     The model is only read: it is traced through private copies and never changed.
@@ -135,6 +139,7 @@ def lint(
 
     options = with_overrides(options, overrides)
     _check_meta_probe(options)
+    optimizer_of(options)
 
     if isinstance(example_inputs, torch.Tensor):
         example_inputs = (example_inputs,)
@@ -161,6 +166,20 @@ def lint(
     return LintReport((_lint_loaded(loaded, options.selected_rules(), options),))
 
 
+def optimizer_of(options: LintOptions) -> OptimizerConfig:
+    """The optimizer the options describe (``gradlint.optimizers``): the training check's and ``--probe-steps``'.
+    A setting that does not apply to the optimizer, or is out of range, is a ``UsageError``."""
+    return optimizer_config(
+        options.optimizer,
+        lr=options.lr,
+        momentum=options.momentum,
+        betas=options.betas,
+        eps=options.eps,
+        weight_decay=options.weight_decay,
+        clip_grad_norm=options.clip_grad_norm,
+    )
+
+
 def with_overrides(options: LintOptions, overrides: Mapping[str, Any]) -> LintOptions:
     """``options`` with the keyword arguments of :func:`lint` applied (see there)."""
     return apply_keywords(options, overrides)
@@ -176,8 +195,11 @@ def _lint_loaded(
         on_progress(f"tracing {loaded.target}")
     graph = trace_model(loaded, options.trace_methods)
     estimates = estimate(graph, options.thresholds)
+    optimizer = optimizer_of(options)
+    steps = options.probe_steps or DEFAULT_STEPS
+    estimates = replace(estimates, training=check_training(graph, estimates, optimizer, steps))
     findings = _unsilenced(run_rules(graph, estimates, rules, options), graph, loaded.source_path, options)
-    if not options.probe:
+    if not (options.probe or options.probe_steps > 0):
         return ModelReport(graph, findings, estimates=estimates)
     if graph.meta is not None:
         skipped = f"the model was built on the meta device ({graph.meta}), so it has no weights to run"
@@ -191,8 +213,7 @@ def _lint_loaded(
         device=options.device,
         thresholds=options.thresholds,
         steps=options.probe_steps,
-        lr=options.lr,
-        optimizer=options.optimizer,
+        optimizer=optimizer,
         timeout_s=options.probe_timeout_s,
         graph=graph,
     )

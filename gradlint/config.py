@@ -20,7 +20,9 @@ Keys (kebab-case; an unknown key or rule code is a usage error, exit 2)::
     fail-on = "info"              # info | warning | error
     output-format = "text"        # text | concise | full | json | sarif | github
     baseline = "gradlint-baseline.json"
-    probe = false                 # and: device, probe-seeds, probe-steps, lr, optimizer, probe-timeout
+    probe = false                 # and: device, probe-seeds, probe-steps, probe-timeout
+    optimizer = "adamw"           # the training check's: sgd | adam | adamw | rmsprop (unset: AdamW lr 1e-3)
+    lr = 1e-3                     # and: momentum, betas = [0.9, 0.999], eps, weight-decay, clip-grad-norm
     meta = true                   # build on the meta device; false: never; unset: only when too large
 
     [tool.gradlint.per-file-ignores]

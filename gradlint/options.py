@@ -33,7 +33,7 @@ FORMATS = ("text", "concise", "full", "json", "sarif", "github")
 SEVERITIES = ("info", "warning", "error")
 # gradlint.probe's choices, mirrored (a test keeps them in step): the CLI imports the stages lazily.
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 THRESHOLD_KEYS = {
     "explode-max": "explode_max",
     "vanish-min": "vanish_min",
@@ -201,6 +201,40 @@ def _config_steps(reader: Reader, value: Any, key: str, base: str) -> int:
     if steps < 0:
         reader.fail(key, "must be 0 or more")
     return steps
+
+
+def parse_betas(text: str) -> tuple[float, float]:
+    """``"0.9,0.999"`` -> ``(0.9, 0.999)``; their range is checked with the other optimizer settings."""
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        values = ()
+    if len(values) != 2:
+        raise UsageError(f"--betas {text!r}: expected two comma-separated numbers such as 0.9,0.999")
+    return values[0], values[1]
+
+
+def _config_betas(reader: Reader, value: Any, key: str, base: str) -> tuple[float, float]:
+    if not isinstance(value, list) or len(value) != 2:
+        reader.fail(key, f"expected two numbers, e.g. [0.9, 0.999], got {value!r}")
+    first, second = (reader.number(v, key) for v in value)
+    if not (0 <= first < 1 and 0 <= second < 1):
+        reader.fail(key, "each must be in [0, 1)")
+    return first, second
+
+
+def _config_momentum(reader: Reader, value: Any, key: str, base: str) -> float:
+    number = reader.number(value, key)
+    if not 0 <= number < 1:
+        reader.fail(key, "must be in [0, 1)")
+    return number
+
+
+def _config_weight_decay(reader: Reader, value: Any, key: str, base: str) -> float:
+    number = reader.number(value, key)
+    if not number >= 0:
+        reader.fail(key, "must be 0 or more")
+    return number
 
 
 def _config_thresholds(reader: Reader, value: Any, key: str, base: str) -> VerdictThresholds:
@@ -589,32 +623,84 @@ OPTIONS: tuple[Option, ...] = (
         "probe_steps",
         "int",
         0,
-        "Also train a copy for N steps and report whether the loss diverges [default: 0].",
+        "Also train a copy for N steps by the training check's protocol (150 is its own) and measure whether it trains, diverges or stalls; implies --probe [default: 0].",
         flag="--probe-steps",
         click={"type": click.IntRange(min=0)},
         key="probe-steps",
         from_config=_config_steps,
     ),
     Option(
+        "optimizer",
+        "str | None",
+        None,
+        "Optimizer of the training check and --probe-steps: sgd, adam, adamw or rmsprop [default: adamw at lr 0.001 when no optimizer setting is given].",
+        flag="--optimizer",
+        click={"type": click.Choice(OPTIMIZERS, case_sensitive=False)},
+        from_cli=lambda v: v.lower() if v else None,
+        key="optimizer",
+        from_config=lambda r, v, k, base: r.choice(v, k, OPTIMIZERS),
+    ),
+    Option(
         "lr",
-        "float",
-        1e-3,
-        "Learning rate for --probe-steps [default: 0.001].",
+        "float | None",
+        None,
+        "Learning rate [default: torch's for the optimizer: 0.001, rmsprop 0.01].",
         flag="--lr",
         click={"type": click.FloatRange(min=0, min_open=True)},
         key="lr",
         from_config=lambda r, v, k, base: r.positive(v, k),
     ),
     Option(
-        "optimizer",
-        "str",
-        "sgd",
-        "Optimizer for --probe-steps [default: sgd].",
-        flag="--optimizer",
-        click={"type": click.Choice(OPTIMIZERS, case_sensitive=False)},
-        from_cli=lambda v: v.lower() if v else None,
-        key="optimizer",
-        from_config=lambda r, v, k, base: r.choice(v, k, OPTIMIZERS),
+        "momentum",
+        "float | None",
+        None,
+        "SGD's or RMSprop's momentum [default: 0].",
+        flag="--momentum",
+        click={"type": click.FloatRange(min=0, max=1, max_open=True)},
+        key="momentum",
+        from_config=_config_momentum,
+    ),
+    Option(
+        "betas",
+        "tuple[float, float] | None",
+        None,
+        "Adam's or AdamW's betas, e.g. 0.9,0.999 [default: 0.9,0.999].",
+        flag="--betas",
+        click={"metavar": "B1,B2"},
+        from_cli=lambda v: parse_betas(v) if v is not None else None,
+        key="betas",
+        from_config=_config_betas,
+        from_keyword=lambda v: None if v is None else (float(v[0]), float(v[1])),
+    ),
+    Option(
+        "eps",
+        "float | None",
+        None,
+        "Adam's, AdamW's or RMSprop's eps [default: 1e-8].",
+        flag="--eps",
+        click={"type": click.FloatRange(min=0, min_open=True)},
+        key="eps",
+        from_config=lambda r, v, k, base: r.positive(v, k),
+    ),
+    Option(
+        "weight_decay",
+        "float | None",
+        None,
+        "Weight decay [default: 0.01 for adamw, else 0].",
+        flag="--weight-decay",
+        click={"type": click.FloatRange(min=0)},
+        key="weight-decay",
+        from_config=_config_weight_decay,
+    ),
+    Option(
+        "clip_grad_norm",
+        "float | None",
+        None,
+        "clip_grad_norm_(params, MAX_NORM) before each step [default: no clipping].",
+        flag="--clip-grad-norm",
+        click={"type": click.FloatRange(min=0, min_open=True), "metavar": "MAX_NORM"},
+        key="clip-grad-norm",
+        from_config=lambda r, v, k, base: r.positive(v, k),
     ),
     Option(
         "probe_timeout_s",

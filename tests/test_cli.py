@@ -271,7 +271,7 @@ def test_probe_flags(model_file, capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert code == 1
     assert "  probe (cpu, seeds 1,2): exploding: non-finite gradient at" in out
-    assert "  probe steps (2 x adam, lr 0.01): diverged: " in out
+    assert "  probe steps (2 x adam lr 0.01, betas 0.9,0.999, eps 1e-08): diverges: " in out
     assert "(probe: confirmed)" in out
     code, out, _ = run_main(path, "--probe", "--device", "cpu", "--probe-seeds", "3", "--format", "json", capsys=capsys)
     model = json.loads(out)["models"][0]

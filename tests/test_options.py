@@ -68,6 +68,26 @@ SAMPLES: dict[str, tuple[list[str] | None, str | None, dict[str, Any] | None, An
     ),
     "probe_steps": (["--probe-steps", "7"], "probe-steps = 7", {"probe_steps": 7}, lambda o: o.probe_steps == 7),
     "lr": (["--lr", "0.5"], "lr = 0.5", {"lr": 0.5}, lambda o: o.lr == 0.5),
+    "momentum": (["--momentum", "0.9"], "momentum = 0.9", {"momentum": 0.9}, lambda o: o.momentum == 0.9),
+    "betas": (
+        ["--betas", "0.8,0.99"],
+        "betas = [0.8, 0.99]",
+        {"betas": [0.8, 0.99]},
+        lambda o: o.betas == (0.8, 0.99),
+    ),
+    "eps": (["--eps", "1e-10"], "eps = 1e-10", {"eps": 1e-10}, lambda o: o.eps == 1e-10),
+    "weight_decay": (
+        ["--weight-decay", "0.1"],
+        "weight-decay = 0.1",
+        {"weight_decay": 0.1},
+        lambda o: o.weight_decay == 0.1,
+    ),
+    "clip_grad_norm": (
+        ["--clip-grad-norm", "2"],
+        "clip-grad-norm = 2.0",
+        {"clip_grad_norm": 2.0},
+        lambda o: o.clip_grad_norm == 2.0,
+    ),
     "optimizer": (
         ["--optimizer", "ADAM"],
         'optimizer = "adam"',
@@ -167,8 +187,9 @@ def test_unknown_config_key_error_unchanged() -> None:
     with pytest.raises(UsageError) as far:
         parse_config({"colour": True}, "p/pyproject.toml")
     known = (
-        "baseline, device, extend-select, fail-on, ignore, input-shapes, lr, meta, optimizer, output-format, "
-        "per-file-ignores, probe, probe-seeds, probe-steps, probe-timeout, select, thresholds"
+        "baseline, betas, clip-grad-norm, device, eps, extend-select, fail-on, ignore, input-shapes, lr, meta, "
+        "momentum, optimizer, output-format, per-file-ignores, probe, probe-seeds, probe-steps, probe-timeout, "
+        "select, thresholds, weight-decay"
     )
     assert str(far.value) == f"p/pyproject.toml: [tool.gradlint] colour: unknown key; known keys: {known}"
 

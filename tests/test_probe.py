@@ -245,7 +245,7 @@ def test_steps_flags_divergence_at_high_lr_only() -> None:
     assert high.diverged, high
     assert not low.diverged, low
     assert not adam.diverged and adam.losses[-1] < adam.losses[0], adam
-    assert len(low.losses) == 21 and low.lr == 1e-3 and low.optimizer == "sgd"
+    assert len(low.losses) == 21 and low.lr == 1e-3 and low.optimizer.name == "sgd"
 
 
 def test_memory_guard_refuses_with_one_clear_line() -> None:

@@ -154,11 +154,14 @@ def test_deadline_with_fake_clock() -> None:
 
 
 def test_judge_losses() -> None:
-    assert judge_losses([1.0, 0.5, 0.2]) == (False, "loss went from 1 to 0.2 in 2 step(s); peak 1")
-    diverged, reason = judge_losses([1.0, 50.0, 150.0])
-    assert diverged and "×150" in reason
-    diverged, reason = judge_losses([1.0, float("nan")])
-    assert diverged and "nan after 1 step" in reason
+    assert judge_losses([1.0, 0.5, 0.2]) == ("trains", 0.2, "loss went from 1 to 0.2 in 2 step(s) (×0.2)")
+    verdict, ratio, reason = judge_losses([1.0, 50.0, 15.0])
+    assert (verdict, ratio) == ("diverges", 15.0) and "more than ×10" in reason
+    assert judge_losses([1.0, 50.0, 9.0])[0] == "stalls"  # the protocol judges the final loss, not the peak
+    assert judge_losses([1.0, 0.95])[0] == "stalls"
+    assert judge_losses([1.0, 0.89])[0] == "trains"
+    verdict, ratio, reason = judge_losses([1.0, float("nan")])
+    assert (verdict, ratio) == ("diverges", None) and "nan after 1 step" in reason
 
 
 class DataDependent(nn.Module):

@@ -213,6 +213,7 @@ def test_model_keys_and_trace() -> None:
         "trace",
         "inputs",
         "parameters",
+        "train_mode",
         "training",
         "layers",
         "weights",
@@ -226,7 +227,8 @@ def test_model_keys_and_trace() -> None:
     }
     assert model["inputs"] == [{"shape": [32, 784], "dtype": "float32", "origin": "example_inputs()"}]
     assert model["parameters"] == 727296
-    assert model["training"] is True
+    assert model["train_mode"] is True
+    assert model["training"] is None  # no estimate in this report, so no training check
 
 
 def test_one_layer_per_module_call() -> None:

@@ -17,20 +17,23 @@ from gradlint.probe.result import (
     ProbeResult,
     StepsResult,
 )
-from gradlint.probe.steps import DIVERGENCE_GROWTH, OPTIMIZERS
+from gradlint.probe.steps import DEFAULT_STEPS, DIVERGE_RATIO, STALL_RATIO
+from gradlint.types import OPTIMIZER_NAMES as OPTIMIZERS
 from gradlint.verdict import Verdict, VerdictThresholds
 
 __all__ = [
     "DEAD_CONFIRM_FRACTION",
     "DEFAULT_SEEDS",
     "DEVICE_CHOICES",
-    "DIVERGENCE_GROWTH",
+    "DEFAULT_STEPS",
+    "DIVERGE_RATIO",
     "OPTIMIZERS",
     "MemoryEstimate",
     "NonFiniteSite",
     "ProbeResult",
     "ProbedActivation",
     "ProbedWeight",
+    "STALL_RATIO",
     "StepsResult",
     "Verdict",
     "VerdictThresholds",

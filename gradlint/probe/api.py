@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -12,6 +11,7 @@ import torch
 from torch import nn
 
 from gradlint.errors import GradlintError, UsageError
+from gradlint.optimizers import optimizer_config
 from gradlint.probe.deadline import Deadline
 from gradlint.probe.device import available_memory, resolve_device, seeded_rng
 from gradlint.probe.io import call_model, protocol_inputs
@@ -24,8 +24,8 @@ from gradlint.probe.memory import (
 )
 from gradlint.probe.protocol import ProtocolRun, run_protocol
 from gradlint.probe.result import MemoryEstimate, ProbeResult, StepsResult
-from gradlint.probe.steps import OPTIMIZERS, run_steps
-from gradlint.types import ModelGraph
+from gradlint.probe.steps import run_steps
+from gradlint.types import ModelGraph, OptimizerConfig
 from gradlint.verdict import VerdictThresholds, verdict
 
 DEFAULT_SEEDS = (1, 2, 3)
@@ -43,8 +43,8 @@ def probe(
     device: str | torch.device = "auto",
     thresholds: VerdictThresholds = VerdictThresholds(),
     steps: int = 0,
-    lr: float = 1e-3,
-    optimizer: str = "sgd",
+    optimizer: OptimizerConfig | str | None = None,
+    lr: float | None = None,
     timeout_s: float | None = None,
     memory_limit_bytes: int | None = None,
     graph: ModelGraph | None = None,
@@ -58,15 +58,18 @@ def probe(
     All floating parameters of the copy take gradients, frozen ones included: the protocol
     measures the architecture, not the fine-tuning setup.
 
-    ``steps > 0`` also trains a second private copy for that many steps with ``optimizer``
-    (``sgd`` or ``adam``) at ``lr`` and reports whether the loss diverged.
+    ``steps > 0`` also trains a second private copy for that many steps by the training check's
+    protocol (DESIGN §2b) with ``optimizer`` (an ``OptimizerConfig``, or a name with ``lr``: torch's
+    defaults for the rest; None: the documented default, AdamW lr 1e-3) and says whether it trains,
+    diverges or stalls.
     Before running, the memory needed is estimated (from a meta-device forward, ``graph``'s
     shapes, or a no-grad forward) and compared with what ``device`` has free, or with
     ``memory_limit_bytes``. Raises ``GradlintError`` with one line when it will not fit, on a
     timeout, when CUDA is asked for and absent, or when the model fails on the probe's inputs.
     """
     started = time.perf_counter()
-    seeds = _check_args(seeds, steps, lr, optimizer, timeout_s)
+    seeds = _check_args(seeds, steps, timeout_s)
+    config = optimizer if isinstance(optimizer, OptimizerConfig) else optimizer_config(optimizer, lr=lr)
     dev = resolve_device(device)
     if isinstance(example_inputs, torch.Tensor):
         example_inputs = (example_inputs,)
@@ -79,7 +82,7 @@ def probe(
     if source_device.type == dev.type:
         _check_copy_fits(copy_bytes, dev, available, available_source)
     private = _private_copy(model)
-    weights_bytes = _weights_bytes(private, steps, optimizer)
+    weights_bytes = _weights_bytes(private, steps, config)
     with seeded_rng(torch.device("cpu"), 0):  # keep the user's RNG untouched by the estimate
         activations, source = _static_activations(private, example_inputs, graph)
     estimate = MemoryEstimate(
@@ -101,17 +104,13 @@ def probe(
     if steps > 0:
         deadline.stage = "copying the model for --probe-steps"
         trainee = _guarded(lambda: _private_copy(model).to(dev), dev, deadline)
-        steps_result = _guarded(
-            lambda: run_steps(trainee, example_inputs, steps, lr, optimizer, dev, deadline), dev, deadline
-        )
+        steps_result = _guarded(lambda: run_steps(trainee, example_inputs, steps, config, dev, deadline), dev, deadline)
         del trainee
 
     return _result(run, seeds, dev, thresholds, steps_result, estimate, time.perf_counter() - started)
 
 
-def _check_args(
-    seeds: Sequence[int], steps: int, lr: float, optimizer: str, timeout_s: float | None
-) -> tuple[int, ...]:
+def _check_args(seeds: Sequence[int], steps: int, timeout_s: float | None) -> tuple[int, ...]:
     if isinstance(seeds, int):
         seeds = (seeds,)
     seeds = tuple(int(s) for s in seeds)
@@ -119,10 +118,6 @@ def _check_args(
         raise UsageError("--probe-seeds: give at least one seed")
     if steps < 0:
         raise UsageError(f"--probe-steps {steps}: must be 0 or more")
-    if not (lr > 0 and math.isfinite(lr)):
-        raise UsageError(f"--lr {lr}: must be a positive number")
-    if optimizer.strip().lower() not in OPTIMIZERS:
-        raise UsageError(f"--optimizer {optimizer}: expected one of {', '.join(OPTIMIZERS)}")
     if timeout_s is not None and not timeout_s > 0:
         raise UsageError(f"--probe-timeout {timeout_s}: must be a positive number of seconds")
     return seeds
@@ -154,13 +149,17 @@ def _private_copy(model: nn.Module) -> nn.Module:
     return private.train()
 
 
-def _weights_bytes(model: nn.Module, steps: int, optimizer: str) -> int:
+def _weights_bytes(model: nn.Module, steps: int, optimizer: OptimizerConfig) -> int:
     params = sum(p.numel() * p.element_size() for p in model.parameters())
     copy_bytes = model_bytes(model)
     protocol = copy_bytes + params  # the copy and the weights' gradients
     if steps <= 0:
         return protocol
-    state = 2 * params if optimizer.strip().lower() == "adam" else 0  # exp_avg, exp_avg_sq
+    # Adam/AdamW: exp_avg and exp_avg_sq; RMSprop: square_avg (and a momentum buffer); SGD: a momentum buffer
+    slots = {"adam": 2, "adamw": 2, "rmsprop": 1 + (optimizer.momentum > 0)}.get(
+        optimizer.name, int(optimizer.momentum > 0)
+    )
+    state = slots * params
     return max(protocol, copy_bytes + params + state)
 
 

@@ -142,7 +142,8 @@ def _model(model: ModelReport) -> dict[str, Any]:
         },
         "inputs": [{"shape": list(i.shape), "dtype": i.dtype, "origin": i.origin} for i in graph.inputs],
         "parameters": graph.parameter_count,
-        "training": graph.training,
+        "train_mode": graph.training,
+        "training": _training(model),
         "layers": [_layer(row, model) for row in layer_rows(graph)],
         "weights": [_weight(w, model) for w in graph.weights],
         "findings": [_finding(f) for f in model.findings],
@@ -160,6 +161,56 @@ def _estimate(model: ModelReport) -> dict[str, Any]:
         "verdict": est.verdict.verdict,
         "verdict_reason": est.verdict.reason,
         "uncertain": [{"node": name, "reason": reason} for name, reason in est.uncertain],
+    }
+
+
+def _training(model: ModelReport) -> dict[str, Any] | None:
+    """The training check (DESIGN §2b): the optimizer, the predicted verdict and numbers, and the measured
+    verdict when ``--probe-steps`` ran; null when no estimate ran."""
+    check = model.estimates.training if model.estimates is not None else None
+    if check is None:
+        return None
+    opt = check.optimizer
+    steps = model.probe.steps if model.probe is not None else None
+    return {
+        "optimizer": opt.name,
+        "lr": opt.lr,
+        "momentum": opt.momentum,
+        "betas": list(opt.betas) if opt.betas is not None else None,
+        "eps": opt.eps,
+        "weight_decay": opt.weight_decay,
+        "clip_grad_norm": opt.clip_grad_norm,
+        "default_optimizer": opt.default,
+        "steps": check.steps,
+        "verdict": check.verdict,
+        "reason": check.reason,
+        "uncertain": check.uncertain,
+        "max_update_ratio": json_number(check.max_update_ratio, STATS_DIGITS),
+        "step_change": json_number(check.step_change, STATS_DIGITS),
+        "median_update_ratio": json_number(check.median_update_ratio, STATS_DIGITS),
+        "global_grad_norm": json_number(check.global_grad_norm, STATS_DIGITS),
+        "max_lr": check.max_lr,
+        "recommended_clip_grad_norm": check.recommended_clip_grad_norm,
+        "weights": [
+            {
+                "name": w.name,
+                "update_ratio": json_number(w.update_ratio, STATS_DIGITS) if w.update_ratio is not None else None,
+                "grad_rms": json_number(w.grad_rms, STATS_DIGITS) if w.grad_rms is not None else None,
+                "below_eps": w.below_eps,
+            }
+            for w in check.weights
+        ],
+        **(
+            {
+                "measured_verdict": steps.verdict,
+                "measured_loss_ratio": json_number(steps.loss_ratio, STATS_DIGITS)
+                if steps.loss_ratio is not None
+                else None,
+                "measured_steps": steps.steps,
+            }
+            if steps is not None
+            else {}
+        ),
     }
 
 
@@ -310,9 +361,13 @@ def probe_to_dict(result: ProbeResult) -> dict[str, Any]:
         else {
             "steps": result.steps.steps,
             "lr": result.steps.lr,
-            "optimizer": result.steps.optimizer,
+            "optimizer": result.steps.optimizer.name,
             # losses span many decades: significant digits rather than decimals
             "losses": [json_number(v, EVIDENCE_DIGITS) for v in result.steps.losses],
+            "verdict": result.steps.verdict,
+            "loss_ratio": json_number(result.steps.loss_ratio, EVIDENCE_DIGITS)
+            if result.steps.loss_ratio is not None
+            else None,
             "diverged": result.steps.diverged,
             "reason": result.steps.reason,
         },

@@ -26,7 +26,12 @@ With ``--probe`` a model's header is followed by the measured verdict, and by th
 result when ``--probe-steps`` ran::
 
       probe (cpu, seeds 1,2,3): vanishing: min log10 gradient RMS -4.12 at net.0.weight <= -3
-      probe steps (100 x sgd, lr 0.001): ok: loss went from 1.02 to 0.97 in 100 step(s); peak 1.02
+      probe steps (150 x sgd lr 0.01, momentum 0.9): trains: loss went from 1.02 to 0.31 in 150 step(s) (×0.304)
+
+Every model's header is also followed by the training check's line (DESIGN §2b)::
+
+      training check (adamw lr 0.001, betas 0.9,0.999, eps 1e-08, weight decay 0.01; the default, no optimizer
+      configured: set --optimizer and --lr): trains: the largest predicted update is ...; max lr 0.0036, clip_grad_norm 0.056
 
 Without colour nothing is styled: no ANSI escapes, and user text (messages, module paths) is never
 read as rich markup. Finding lines are never wrapped or cut; the layer table folds long cells to the
@@ -43,6 +48,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from gradlint.optimizers import describe
 from gradlint.report.paths import display_path
 from gradlint.report.profile import profile_lines
 from gradlint.report.rows import SEVERITY_ORDER, LayerRow, Tally, layer_rows, one_line, probe_outcome, tally
@@ -96,7 +102,7 @@ class TextReporter:
             self._line(self.out, self._header(graph))
             for attempt in graph.trace.failed:
                 self._line(self.out, Text(f"  {attempt.method} failed: {one_line(attempt.error)}"))
-            for line in meta_lines(model):
+            for line in (*meta_lines(model), *training_lines(model)):
                 self._line(self.out, Text(f"  {line}"))
             if self.show_probe:
                 for line in probe_lines(model):
@@ -213,6 +219,21 @@ def meta_lines(model: ModelReport) -> tuple[str, ...]:
     return tuple(lines)
 
 
+def training_lines(model: ModelReport) -> tuple[str, ...]:
+    """The training check's one line: optimizer (and whether it is the default), verdict, max lr, clip."""
+    check = model.estimates.training if model.estimates is not None else None
+    if check is None:
+        return ()
+    setting = describe(check.optimizer)
+    if check.optimizer.default:
+        setting += "; the default, no optimizer configured: set --optimizer and --lr"
+    numbers = [f"max lr {check.max_lr:.3g}" if check.max_lr is not None else "no lr predicted to train"]
+    if check.recommended_clip_grad_norm is not None:
+        numbers.append(f"clip_grad_norm {check.recommended_clip_grad_norm:g}")
+    uncertain = f" (uncertain: {check.uncertain})" if check.uncertain else ""
+    return (f"training check ({setting}): {check.verdict}{uncertain}: {one_line(check.reason)}; {', '.join(numbers)}",)
+
+
 def probe_lines(model: ModelReport) -> tuple[str, ...]:
     """The probe's verdict for one model, and the training-steps result when it ran; () without a probe."""
     probe = model.probe
@@ -222,9 +243,8 @@ def probe_lines(model: ModelReport) -> tuple[str, ...]:
     lines = [f"probe ({probe.device}, seeds {seeds}): {probe.verdict}: {one_line(probe.verdict_reason)}"]
     steps = probe.steps
     if steps is not None:
-        outcome = "diverged" if steps.diverged else "ok"
         lines.append(
-            f"probe steps ({steps.steps} x {steps.optimizer}, lr {steps.lr:g}): {outcome}: {one_line(steps.reason)}"
+            f"probe steps ({steps.steps} x {describe(steps.optimizer)}): {steps.verdict}: {one_line(steps.reason)}"
         )
     return tuple(lines)
 

@@ -33,10 +33,19 @@ from gradlint.types.probe import (
     StepsResult,
 )
 from gradlint.types.report import ModelReport, Report, TargetError
+from gradlint.types.training import (
+    OPTIMIZER_NAMES,
+    TRAINING_VERDICTS,
+    OptimizerConfig,
+    TrainingCheck,
+    WeightUpdate,
+)
 from gradlint.types.verdict import Verdict, VerdictThresholds
 
 __all__ = [
     "FINDING_KINDS",
+    "OPTIMIZER_NAMES",
+    "TRAINING_VERDICTS",
     "Estimates",
     "Finding",
     "Fix",
@@ -50,6 +59,7 @@ __all__ = [
     "ModelReport",
     "NodeEstimate",
     "NonFiniteSite",
+    "OptimizerConfig",
     "ParamStats",
     "ProbeResult",
     "ProbedActivation",
@@ -62,10 +72,12 @@ __all__ = [
     "TensorHealth",
     "TraceAttempt",
     "TraceInfo",
+    "TrainingCheck",
     "Verdict",
     "VerdictThresholds",
     "WeightEstimate",
     "WeightInfo",
+    "WeightUpdate",
     "dtype_name",
     "frozen_mapping",
     "nearest_site",

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
+from gradlint.types.training import TrainingCheck
 from gradlint.types.verdict import Verdict
 
 
@@ -39,6 +40,9 @@ class Estimates:
     verdict: Verdict
     uncertain: tuple[tuple[str, str], ...]
     """(node name, reason) wherever a generic rule stood in for a missing one."""
+    training: TrainingCheck | None = None
+    """The static training check for the configured optimizer (``gradlint.estimate.training``), once the api
+    has run it; rules read it to state findings for that optimizer."""
 
     def weight(self, name: str) -> WeightEstimate:
         return self.weights_by_name[name]

@@ -22,6 +22,7 @@ FINDING_KINDS = frozenset(
         "unstable-op",
         "dead-units",
         "non-finite",
+        "optimizer",
     }
 )
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
+from gradlint.types.training import OptimizerConfig
 from gradlint.types.verdict import Verdict, VerdictThresholds
 
 
@@ -64,15 +65,25 @@ class NonFiniteSite:
 
 @dataclass(frozen=True)
 class StepsResult:
-    """A short real training run on a private copy: does this learning rate blow up?"""
+    """A short real training run on a private copy by the training check's protocol (DESIGN §2b)."""
 
     steps: int
-    lr: float
-    optimizer: str
+    optimizer: OptimizerConfig
     losses: tuple[float, ...]
     """The loss before the first step, then after each step (stops early at the first non-finite loss)."""
-    diverged: bool
+    verdict: str
+    """``trains``, ``diverges`` or ``stalls`` (``gradlint.probe.steps``)."""
+    loss_ratio: float | None
+    """Final over initial loss; None when a loss was not finite."""
     reason: str
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer.lr
+
+    @property
+    def diverged(self) -> bool:
+        return self.verdict == "diverges"
 
 
 @dataclass(frozen=True)
