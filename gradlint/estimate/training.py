@@ -28,8 +28,7 @@ import math
 from collections.abc import Callable
 from dataclasses import replace
 
-from gradlint.types import Estimates
-from gradlint.types import ModelGraph, OptimizerConfig, TrainingCheck, WeightUpdate
+from gradlint.types import Estimates, ModelGraph, OptimizerConfig, TrainingCheck, WeightUpdate
 
 DIVERGE_STEP = {"sgd": 0.42, "adaptive": 17.8}
 """The sum over weights of the per-step update/weight above which the protocol's loss is predicted to blow
