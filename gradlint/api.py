@@ -8,13 +8,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
 from gradlint.engine import run_rules
-from gradlint.errors import GradlintError, UsageError
+from gradlint.errors import HOW_TO_REPORT, GradlintError, InternalError, UsageError
 from gradlint.estimate import estimate
 from gradlint.estimate.training import check_training
 from gradlint.load import TargetSpec, expand_targets, load_target
@@ -69,30 +69,44 @@ def lint_paths(
         specs = [replace(spec, from_directory=True) for spec in specs]
     models: list[ModelReport] = []
     errors: list[TargetError] = []
+
+    def failed(target: str, path: str, error: Exception, stage: str) -> None:
+        target_error = _target_error(target, path, error, stage)
+        errors.append(target_error)
+        if on_error is not None:
+            on_error(target_error)
+
     for spec in specs:
         spec_options = options_for(spec) if options_for is not None else options
         rules = spec_options.selected_rules()  # an unknown code is a usage error, not a target error
         _check_meta_probe(spec_options)
         optimizer_of(spec_options)  # a bad optimizer setting is a usage error too, before any user code runs
+        if on_progress is not None:
+            on_progress(f"loading {spec}")
         try:
-            if on_progress is not None:
-                on_progress(f"loading {spec}")
-            loaded_models = load_target(
-                spec,
-                input_shapes=spec_options.input_shapes,
-                input_dtype=spec_options.input_dtype,
-                meta=spec_options.meta,
+            loaded_models = _staged(
+                "load",
+                lambda spec=spec, spec_options=spec_options: load_target(
+                    spec,
+                    input_shapes=spec_options.input_shapes,
+                    input_dtype=spec_options.input_dtype,
+                    meta=spec_options.meta,
+                ),
             )
-            for loaded in loaded_models:
-                report = _lint_loaded(loaded, rules, spec_options, on_progress)
-                models.append(report)
-                if on_model is not None:
-                    on_model(report)
-        except GradlintError as error:
-            target_error = TargetError(str(spec), str(error), error, path=spec.path)
-            errors.append(target_error)
-            if on_error is not None:
-                on_error(target_error)
+        except (GradlintError, InternalError) as error:
+            failed(str(spec), spec.path, error, "load")
+            continue
+        # One model's failure (the user's or gradlint's own) costs that model only: the file's others still run.
+        for loaded in loaded_models:
+            stage = _Stage()
+            try:
+                report = _lint_loaded(loaded, rules, spec_options, on_progress, stage)
+            except (GradlintError, InternalError) as error:
+                failed(loaded.target, spec.path, error, stage.name)
+                continue
+            models.append(report)
+            if on_model is not None:
+                on_model(report)
     return LintReport(tuple(models), tuple(errors))
 
 
@@ -163,7 +177,10 @@ def lint(
         construction_sites=frozen_mapping(),
         init_records=frozen_mapping(),
     )
-    return LintReport((_lint_loaded(loaded, options.selected_rules(), options),))
+    try:
+        return LintReport((_lint_loaded(loaded, options.selected_rules(), options),))
+    except InternalError as error:  # one model, no other results to keep: the bug itself, as Python raised it
+        raise error.cause from None
 
 
 def optimizer_of(options: LintOptions) -> OptimizerConfig:
@@ -185,20 +202,63 @@ def with_overrides(options: LintOptions, overrides: Mapping[str, Any]) -> LintOp
     return apply_keywords(options, overrides)
 
 
+class _Stage:
+    """Which stage one model's lint is in, so its error entry can say where it failed."""
+
+    def __init__(self) -> None:
+        self.name = "trace"
+
+
+_T = TypeVar("_T")
+
+
+def _staged(stage: str, run: Callable[[], _T], marker: _Stage | None = None) -> _T:
+    """``run()``, with anything but a ``GradlintError`` turned into an ``InternalError`` of ``stage``."""
+    if marker is not None:
+        marker.name = stage
+    try:
+        return run()
+    except GradlintError:
+        raise
+    except Exception as exc:  # a bug of ours on this target: reported as its error, never the whole run's
+        raise InternalError(stage, exc) from exc
+
+
+def _target_error(target: str, path: str, error: Exception, stage: str) -> TargetError:
+    if isinstance(error, InternalError):
+        return TargetError(
+            target,
+            f"{target}: {error}",
+            error.cause,
+            stage=error.stage,
+            internal=True,
+            how_to_report=HOW_TO_REPORT,
+            path=path,
+        )
+    return TargetError(target, str(error), error, stage=stage, path=path)
+
+
 def _lint_loaded(
     loaded: LoadedModel,
     rules: Sequence[Rule],
     options: LintOptions,
     on_progress: ProgressCallback | None = None,
+    stage: _Stage | None = None,
 ) -> ModelReport:
     if on_progress is not None:
         on_progress(f"tracing {loaded.target}")
-    graph = trace_model(loaded, options.trace_methods)
-    estimates = estimate(graph, options.thresholds)
+    graph = _staged("trace", lambda: trace_model(loaded, options.trace_methods), stage)
+    estimates = _staged("estimate", lambda: estimate(graph, options.thresholds), stage)
     optimizer = optimizer_of(options)
     steps = options.probe_steps or DEFAULT_STEPS
-    estimates = replace(estimates, training=check_training(graph, estimates, optimizer, steps))
-    findings = _unsilenced(run_rules(graph, estimates, rules, options), graph, loaded.source_path, options)
+    estimates = _staged(
+        "estimate", lambda: replace(estimates, training=check_training(graph, estimates, optimizer, steps)), stage
+    )
+    findings = _staged(
+        "rules",
+        lambda: _unsilenced(run_rules(graph, estimates, rules, options), graph, loaded.source_path, options),
+        stage,
+    )
     if not (options.probe or options.probe_steps > 0):
         return ModelReport(graph, findings, estimates=estimates)
     if graph.meta is not None:
@@ -206,17 +266,29 @@ def _lint_loaded(
         return ModelReport(graph, findings, estimates=estimates, probe_skipped=skipped)
     if on_progress is not None:
         on_progress(f"probing {loaded.target} on {options.device}")
-    measured = probe(
-        loaded.model,
-        loaded.example_inputs,
-        seeds=options.probe_seeds,
-        device=options.device,
-        thresholds=options.thresholds,
-        steps=options.probe_steps,
-        optimizer=optimizer,
-        timeout_s=options.probe_timeout_s,
-        graph=graph,
-    )
+    try:
+        measured = _staged(
+            "probe",
+            lambda: probe(
+                loaded.model,
+                loaded.example_inputs,
+                seeds=options.probe_seeds,
+                device=options.device,
+                thresholds=options.thresholds,
+                steps=options.probe_steps,
+                optimizer=optimizer,
+                timeout_s=options.probe_timeout_s,
+                graph=graph,
+                rebuild=loaded.rebuild,
+            ),
+            stage,
+        )
+    except UsageError:
+        raise
+    except (GradlintError, InternalError) as error:
+        # The static result does not depend on the probe: it stays, with the probe's error beside it.
+        message = str(error) + (f" {HOW_TO_REPORT}" if isinstance(error, InternalError) else "")
+        return ModelReport(graph, findings, estimates=estimates, probe_error=message)
     return ModelReport(graph, confirm_findings(findings, measured), measured, estimates)
 
 

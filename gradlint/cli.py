@@ -146,12 +146,16 @@ def check_command(targets: tuple[str, ...], **values: Any) -> None:
         reporter.render_summary(report)
     else:
         for error in report.errors:
-            click.echo(f"gradlint: {error.message}", err=True)
+            report_it = f" {error.how_to_report}" if error.how_to_report else ""
+            click.echo(f"gradlint: {error.message}{report_it}", err=True)
+        for model in report.models:
+            if model.probe_error is not None:
+                click.echo(f"gradlint: {model.graph.target}: probe failed: {model.probe_error}", err=True)
 
     if write_baseline_file is not None:
         written = write_baseline(write_baseline_file, report)
         click.echo(f"gradlint: wrote {written} finding(s) to the baseline {write_baseline_file}", err=True)
-    if report.errors:
+    if report.errors or any(m.probe_error is not None for m in report.models):
         raise SystemExit(EXIT_ERROR)
     if write_baseline_file is not None or values["exit_zero"]:
         raise SystemExit(EXIT_CLEAN)

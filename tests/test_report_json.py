@@ -200,7 +200,13 @@ def test_top_level_keys_and_versions() -> None:
     assert document["schema_version"] == SCHEMA_VERSION == 1
     assert document["gradlint_version"] == __version__
     assert document["errors"] == [
-        {"target": "examples/broken.py", "message": "ModuleNotFoundError: No module named 'timm'"},
+        {
+            "target": "examples/broken.py",
+            "stage": "load",
+            "message": "ModuleNotFoundError: No module named 'timm'",
+            "internal": False,
+            "how_to_report": None,
+        },
     ]
 
 

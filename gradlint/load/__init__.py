@@ -162,4 +162,5 @@ def _loaded(
         init_records=frozen_mapping(recorder.init_records_for(item.model)),
         meta=meta,
         built=item.built,
+        rebuild=item.rebuild,
     )

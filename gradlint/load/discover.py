@@ -28,7 +28,7 @@ from typing import Any
 from torch import nn
 
 from gradlint.errors import LoadError
-from gradlint.load.importer import ImportPlan, describe_exception
+from gradlint.load.importer import ImportPlan, describe_exception, user_code_environment
 from gradlint.load.recipes import (
     Recipe,
     Skipped,
@@ -55,6 +55,8 @@ class FoundModel:
     built: str | None = None
     """How the model was built, for the report: ``GPT(GPTConfig(n_layer=4))``, ``build_model()``;
     None for a module-level instance, which the file built itself."""
+    rebuild: Callable[[], nn.Module] | None = None
+    """Calls the class or factory again (None for an instance): the probe's fresh copy when deepcopy cannot serve."""
 
 
 def find_models(
@@ -67,7 +69,9 @@ def find_models(
     otherwise ``LoadError`` lists what was looked for.
     """
     if attr is not None:
-        return [FoundModel(attr, model_from_attr(module, plan, attr))]
+        value = _resolve(module, plan, attr)
+        rebuild = None if isinstance(value, nn.Module) else _rebuilder(value, plan, attr)
+        return [FoundModel(attr, model_from_attr(module, plan, attr), rebuild=rebuild)]
     for level in (_instances, _factory):
         found = level(module, tree, plan)
         if found:
@@ -192,7 +196,7 @@ def _factory(module: types.ModuleType, tree: ast.Module, plan: ImportPlan) -> li
     for name in FACTORY_NAMES:
         value = getattr(module, name, None)
         if inspect.isfunction(value) and value.__module__ == module.__name__ and not required_parameters(value):
-            return [FoundModel(name, _build(value, plan, name), f"{name}()")]
+            return [FoundModel(name, _build(value, plan, name), f"{name}()", _rebuilder(value, plan, name))]
     return []
 
 
@@ -219,11 +223,22 @@ def _from_recipes(
     inner = {type(sub) for _, model in kept for sub in model.modules() if sub is not model}
     return [
         FoundModel(
-            recipe.name if recipe.expression == f"{recipe.name}()" else recipe.expression, model, recipe.expression
+            recipe.name if recipe.expression == f"{recipe.name}()" else recipe.expression,
+            model,
+            recipe.expression,
+            _rebuilder(recipe.build, plan, recipe.name),
         )
         for recipe, model in kept
         if type(model) not in inner
     ]
+
+
+def _rebuilder(func: Callable[..., Any], plan: ImportPlan, attr: str) -> Callable[[], nn.Module]:
+    def rebuild() -> nn.Module:
+        with user_code_environment(plan):
+            return _build(func, plan, attr)
+
+    return rebuild
 
 
 def _try_guess(recipe: Recipe, plan: ImportPlan) -> tuple[nn.Module | None, str]:

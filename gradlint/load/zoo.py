@@ -105,6 +105,7 @@ def load_zoo(
             construction_sites=frozen_mapping(recorder.sites_for(model)),
             init_records=frozen_mapping(recorder.init_records_for(model)),
             meta=mode.reason(model),
+            rebuild=_quiet_rebuild(built.build),
         )
 
     def size() -> int:
@@ -130,6 +131,14 @@ class _Built:
 
     def bare(self) -> nn.Module:
         return (self.constructor or self.build)()
+
+
+def _quiet_rebuild(build: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
+    def rebuild() -> nn.Module:
+        with _quietly():
+            return build()
+
+    return rebuild
 
 
 @contextlib.contextmanager

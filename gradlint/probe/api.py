@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -25,6 +25,7 @@ from gradlint.probe.memory import (
 from gradlint.probe.protocol import ProtocolRun, run_protocol
 from gradlint.probe.result import MemoryEstimate, ProbeResult, StepsResult
 from gradlint.probe.steps import run_steps
+from gradlint.trace.copies import SharesUserState, full_copy, guard_user_state, user_state_ids
 from gradlint.types import ModelGraph, OptimizerConfig
 from gradlint.verdict import VerdictThresholds, verdict
 
@@ -48,6 +49,7 @@ def probe(
     timeout_s: float | None = None,
     memory_limit_bytes: int | None = None,
     graph: ModelGraph | None = None,
+    rebuild: Callable[[], nn.Module] | None = None,
 ) -> ProbeResult:
     """Measure per-weight gradient RMS by the reference protocol (DESIGN §2) and judge it.
 
@@ -57,6 +59,11 @@ def probe(
     by the seed; dropout draws from the global RNG, seeded the same way inside a fork.
     All floating parameters of the copy take gradients, frozen ones included: the protocol
     measures the architecture, not the fine-tuning setup.
+
+    The private copy is a deep copy whose closures point at the copy (see ``trace.copies``); when that
+    fails, or its forward still reads one of the user's parameters or buffers, ``rebuild`` (the class or
+    factory that built ``model``, when load knows one) makes a fresh instance that takes a copy of
+    ``model``'s state instead. Without ``rebuild`` that is a ``GradlintError``.
 
     ``steps > 0`` also trains a second private copy for that many steps by the training check's
     protocol (DESIGN §2b) with ``optimizer`` (an ``OptimizerConfig``, or a name with ``lr``: torch's
@@ -81,7 +88,8 @@ def probe(
     copy_bytes = model_bytes(model)
     if source_device.type == dev.type:
         _check_copy_fits(copy_bytes, dev, available, available_source)
-    private = _private_copy(model)
+    copies = _Copies(model, rebuild)
+    private = copies.make()
     weights_bytes = _weights_bytes(private, steps, config)
     with seeded_rng(torch.device("cpu"), 0):  # keep the user's RNG untouched by the estimate
         activations, source = _static_activations(private, example_inputs, graph)
@@ -90,20 +98,31 @@ def probe(
     )
     check_fits(estimate, dev)
 
-    deadline.stage = f"moving the model copy to {dev}"
-    _guarded(lambda: private.to(dev), dev, deadline)  # noqa: F821 - called before the del below
-    if source == "none":
-        estimate = _forward_estimate(private, example_inputs, dev, estimate)
-        check_fits(estimate, dev)
-
-    deadline.stage = "the reference protocol"
-    run = _guarded(lambda: run_protocol(private, example_inputs, seeds, dev, deadline), dev, deadline)  # noqa: F821
+    while True:
+        deadline.stage = f"moving the model copy to {dev}"
+        _guarded(lambda private=private: private.to(dev), dev, deadline)
+        if source == "none":
+            estimate = _forward_estimate(private, example_inputs, dev, estimate)
+            check_fits(estimate, dev)
+        deadline.stage = "the reference protocol"
+        try:
+            run = _guarded(
+                lambda private=private: run_protocol(
+                    private, example_inputs, seeds, dev, deadline, first_forward=copies.guard
+                ),
+                dev,
+                deadline,
+            )
+        except SharesUserState as shared:
+            private = copies.instead(str(shared))  # raises when there is nothing else to try
+            continue
+        break
     del private  # the steps copy must not share memory with this one
 
     steps_result: StepsResult | None = None
     if steps > 0:
         deadline.stage = "copying the model for --probe-steps"
-        trainee = _guarded(lambda: _private_copy(model).to(dev), dev, deadline)
+        trainee = _guarded(lambda: copies.make().to(dev), dev, deadline)
         steps_result = _guarded(lambda: run_steps(trainee, example_inputs, steps, config, dev, deadline), dev, deadline)
         del trainee
 
@@ -133,15 +152,70 @@ def _model_device(model: nn.Module) -> torch.device:
     return tensors[0].device if tensors else torch.device("cpu")
 
 
-def _private_copy(model: nn.Module) -> nn.Module:
-    """A deep copy in train mode whose floating parameters all take gradients and hold none yet."""
-    try:
-        private = copy.deepcopy(model)
-    except Exception as exc:  # noqa: BLE001 - any failure here means the same thing to the user
-        raise GradlintError(
-            f"the probe works on a copy of the model and copy.deepcopy failed: {type(exc).__name__}: "
-            f"{_first_line(exc)}; make the model deep-copyable or run without --probe"
-        ) from exc
+class _Copies:
+    """The probe's private copies of ``model``: deep copies while they are safe, else fresh instances from ``rebuild``."""
+
+    def __init__(self, model: nn.Module, rebuild: Callable[[], nn.Module] | None) -> None:
+        self.model = model
+        self.rebuild = rebuild
+        self.rebuilding = False
+        self.problems: list[str] = []
+
+    def make(self) -> nn.Module:
+        if not self.rebuilding:
+            try:
+                return _prepared(full_copy(self.model))
+            except Exception as exc:  # noqa: BLE001 - any failure here means the same thing to the user
+                self.problems.append(f"copy.deepcopy failed: {type(exc).__name__}: {_first_line(exc)}")
+                self.rebuilding = True
+        return _prepared(self._rebuilt())
+
+    def instead(self, problem: str) -> nn.Module:
+        """Another copy after ``problem`` with the current one; ``GradlintError`` when none is left to try."""
+        self.problems.append(problem)
+        if self.rebuilding:
+            raise self._failure()
+        self.rebuilding = True
+        return _prepared(self._rebuilt())
+
+    def guard(self) -> contextlib.AbstractContextManager[None]:
+        return guard_user_state(self.model)
+
+    def _rebuilt(self) -> nn.Module:
+        if self.rebuild is None:
+            raise self._failure()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                fresh = self.rebuild()
+        except GradlintError as exc:
+            self.problems.append(f"rebuilding it failed: {exc}")
+            raise self._failure() from exc
+        if fresh is self.model or user_state_ids(fresh) & user_state_ids(self.model):
+            self.problems.append("rebuilding it returned the same model, not a new one")
+            raise self._failure()
+        state = {name: t.detach().clone() for name, t in self.model.state_dict().items()}
+        try:
+            fresh.load_state_dict(state, strict=True, assign=True)
+        except RuntimeError as exc:
+            self.problems.append(f"the rebuilt model does not match the linted one: {_first_line(exc)}")
+            raise self._failure() from exc
+        for name, buffer in self.model.named_buffers():
+            if name not in state:  # non-persistent buffers are not in the state dict
+                owner, _, leaf = name.rpartition(".")
+                fresh.get_submodule(owner)._buffers[leaf] = buffer.detach().clone()
+        return fresh
+
+    def _failure(self) -> GradlintError:
+        how = "" if self.rebuild is not None else "; name a class or factory (PATH:ATTR) so the probe can build its own"
+        return GradlintError(
+            "the probe needs a private copy of the model and could not make a safe one: "
+            + "; ".join(self.problems)
+            + how
+        )
+
+
+def _prepared(private: nn.Module) -> nn.Module:
+    """``private`` in train mode, its floating parameters all taking gradients and holding none yet."""
     for param in private.parameters():
         param.grad = None
         if param.is_floating_point():

@@ -19,6 +19,7 @@ from torch import nn
 from gradlint.errors import GradlintError
 from gradlint.probe.io import to_meta
 from gradlint.probe.result import MemoryEstimate
+from gradlint.trace.copies import meta_copy
 from gradlint.types import ModelGraph
 
 try:  # semi-private, but stable since torch 1.13; without it only the graph estimate is left
@@ -60,18 +61,18 @@ def _op_outputs_counter() -> Any:
 
 
 def activations_on_meta(model: nn.Module, example_inputs: Any) -> int:
-    """Op-output bytes of one forward of ``model`` on the meta device (the model stays where it is)."""
+    """Op-output bytes of one forward of a meta copy of ``model`` (the model itself is not run).
+
+    A copy, not ``functional_call`` on the model: a forward that caches a tensor on ``self``
+    (``self.src_mask = ...``) would otherwise leave a meta tensor there for the real seeds.
+    """
     if TorchDispatchMode is None:  # pragma: no cover
         raise RuntimeError("torch.utils._python_dispatch is not available")
-    meta = {
-        name: torch.empty_like(t, device="meta").requires_grad_(t.requires_grad)
-        for name, t in model.named_parameters(remove_duplicate=False)
-    }
-    meta.update({name: torch.empty_like(t, device="meta") for name, t in model.named_buffers(remove_duplicate=False)})
+    meta = meta_copy(model)
     counter = _op_outputs_counter()
     with torch.enable_grad(), counter:
         args, kwargs = _split_args(to_meta(example_inputs))
-        torch.func.functional_call(model, meta, args, kwargs, strict=False)
+        meta(*args, **kwargs)
     return int(counter.bytes)
 
 

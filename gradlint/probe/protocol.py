@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,8 +49,13 @@ def run_protocol(
     seeds: Sequence[int],
     device: torch.device,
     deadline: Deadline,
+    first_forward: Callable[[], AbstractContextManager[None]] = nullcontext,
 ) -> ProtocolRun:
-    """Measure ``model`` (already the private copy, on ``device``, in train mode) for every seed."""
+    """Measure ``model`` (already the private copy, on ``device``, in train mode) for every seed.
+
+    The first seed's forward runs inside ``first_forward()`` (the probe's check that the copy does
+    not reach the user's model: it raises before anything is written).
+    """
     refs = protocol_weights(model)
     order = ForwardOrder()
     recorder = ActivationRecorder()
@@ -70,7 +76,9 @@ def run_protocol(
             watcher.reset(seed)
             order.start()
             deadline.stage = f"seed {seed} ({i + 1} of {len(seeds)})"
-            runs.append(_run_seed(model, example_inputs, seed, device, refs, deadline, recorder, watcher))
+            with first_forward() if i == 0 else nullcontext():
+                run = _run_seed(model, example_inputs, seed, device, refs, deadline, recorder, watcher)
+            runs.append(run)
             order.finish()
             deadline.done.append(f"seed {seed}")
     finally:

@@ -217,6 +217,8 @@ def _training(model: ModelReport) -> dict[str, Any] | None:
 def _probe(model: ModelReport) -> dict[str, Any]:
     if model.probe_skipped is not None:
         return {"probe_skipped": model.probe_skipped}
+    if model.probe_error is not None:
+        return {"probe": {"error": one_line(model.probe_error)}}
     if model.probe is None:
         return {}
     return {"probe_verdict": model.probe.verdict, "probe": probe_to_dict(model.probe)}
@@ -303,8 +305,14 @@ def _location(location: SourceLocation, *, col: bool) -> dict[str, Any]:
     return shown
 
 
-def _error(error: TargetError) -> dict[str, str]:
-    return {"target": error.target, "message": error.message}
+def _error(error: TargetError) -> dict[str, Any]:
+    return {
+        "target": error.target,
+        "stage": error.stage,
+        "message": one_line(error.message),
+        "internal": error.internal,
+        "how_to_report": error.how_to_report,
+    }
 
 
 def probe_to_dict(result: ProbeResult) -> dict[str, Any]:

@@ -121,7 +121,13 @@ class TextReporter:
         """The errors, one line each, then the summary line, on stderr."""
         for error in report.errors:
             # messages name their own file (``path:line: syntax error ...``), like every GradlintError
-            self._line(self.err, Text(f"gradlint: {one_line(error.message)}"))
+            report_it = f" {error.how_to_report}" if error.how_to_report else ""
+            self._line(self.err, Text(f"gradlint: {one_line(error.message)}{report_it}"))
+        for model in report.models:
+            if model.probe_error is not None:
+                self._line(
+                    self.err, Text(f"gradlint: {model.graph.target}: probe failed: {one_line(model.probe_error)}")
+                )
         self._line(self.err, Text(summary_line(tally(report))))
 
     def _header(self, graph: ModelGraph) -> Text:
@@ -237,6 +243,8 @@ def training_lines(model: ModelReport) -> tuple[str, ...]:
 def probe_lines(model: ModelReport) -> tuple[str, ...]:
     """The probe's verdict for one model, and the training-steps result when it ran; () without a probe."""
     probe = model.probe
+    if model.probe_error is not None:
+        return (f"probe failed: {one_line(model.probe_error)}",)
     if probe is None:
         return ()
     seeds = ",".join(str(s) for s in probe.seeds)

@@ -6,10 +6,17 @@ from __future__ import annotations
 
 import torch
 
-from gradlint.load.copies import meta_copy, shared_copy
+from gradlint.load.copies import (
+    SharesUserState,
+    full_copy,
+    guard_user_state,
+    meta_copy,
+    shared_copy,
+    user_state_ids,
+)
 from gradlint.trace.shapes import map_tensors
 
-__all__ = ["meta_copy", "shared_copy", "to_meta"]
+__all__ = ["SharesUserState", "full_copy", "guard_user_state", "meta_copy", "shared_copy", "to_meta", "user_state_ids"]
 
 
 def to_meta(value: object) -> object:

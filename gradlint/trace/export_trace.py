@@ -19,6 +19,7 @@ from torch import nn
 
 from gradlint.trace import ops
 from gradlint.trace.builder import RawOp, safe_node_name
+from gradlint.trace.copies import shared_copy
 from gradlint.trace.shapes import first_tensor_meta
 
 
@@ -49,7 +50,8 @@ def _quiet_torch_logs() -> Iterator[None]:
 
 def trace_export(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]:
     with _quiet_torch_logs():
-        program = torch.export.export(model, tuple(example_inputs), _export_kwargs(model), strict=False)
+        # on a copy: the forward runs on fake tensors, and whatever it caches on ``self`` must not reach the user's model
+        program = torch.export.export(shared_copy(model), tuple(example_inputs), _export_kwargs(model), strict=False)
     signature = program.graph_signature
     state_inputs = {**signature.inputs_to_parameters, **signature.inputs_to_buffers}
     state_inputs.update(getattr(signature, "inputs_to_lifted_tensor_constants", {}) or {})

@@ -39,7 +39,8 @@ def _concrete_args(model: nn.Module, example_inputs: Sequence[Any]) -> dict[str,
 def trace_fx(model: nn.Module, example_inputs: Sequence[Any], tracer: fx.Tracer | None = None) -> list[RawOp]:
     """Trace with ``tracer`` (default: gradlint's, which keeps known layers whole) and propagate shapes."""
     tracer = tracer if tracer is not None else _Tracer()
-    graph = tracer.trace(model, concrete_args=_concrete_args(model, example_inputs))
+    # Tracing runs the forward with proxies: one that caches on ``self`` (``self.freqs_cis = ...``) must do it on a copy.
+    graph = tracer.trace(shared_copy(model), concrete_args=_concrete_args(model, example_inputs))
     _refuse_hidden_weights(graph, model)
     values = _propagate(model, graph, example_inputs)
     raw: list[RawOp] = []

@@ -6,7 +6,7 @@ Nothing here holds a reference to the user's model except ``LoadedModel``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -76,6 +76,9 @@ class LoadedModel:
     """Why the model was built on the meta device (``--meta``, or too large for memory); None: real weights."""
     built: str | None = None
     """How the model was built: ``GPT(GPTConfig(n_layer=4))``, ``build_model()``; None for an instance the file made."""
+    rebuild: Callable[[], nn.Module] | None = field(default=None, compare=False, repr=False)
+    """Builds a fresh instance of the same architecture (the class or factory called again); None when load
+    only knows the instance. The probe uses it when a deep copy of ``model`` fails or would share its state."""
 
 
 @dataclass(frozen=True)

@@ -24,17 +24,25 @@ class ModelReport:
     """The static prediction of gradient scales."""
     probe_skipped: str | None = None
     """Why ``--probe`` did not run on this model (it was built on the meta device)."""
+    probe_error: str | None = None
+    """Why ``--probe`` ran and failed (one line); the static result above still stands."""
 
 
 @dataclass(frozen=True)
 class TargetError:
-    """A target that could not be linted (load or trace failure the user can fix)."""
+    """A target that could not be linted: a load or trace failure the user can fix, or an internal error."""
 
     target: str
     message: str
     """One line that names the file itself (``path:line: syntax error: ...``)."""
     exception: BaseException | None = field(default=None, compare=False, repr=False)
     """The error behind it, for ``--debug``."""
+    stage: str = "load"
+    """The pipeline stage that failed: ``load``, ``trace``, ``estimate``, ``rules`` or ``probe``."""
+    internal: bool = False
+    """A bug in gradlint rather than in the user's model or command; ``how_to_report`` says what to do."""
+    how_to_report: str | None = None
+    """For internal errors: where to report it and what to attach."""
     path: str | None = None
     """The file the target names (``path.py`` of ``path.py:ATTR``), parsed once by the api; None: the
     ``target`` is itself the path (a record built by hand)."""
