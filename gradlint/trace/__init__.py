@@ -59,7 +59,12 @@ def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None) -> Mo
         try:
             attempt = tracer(loaded.model, loaded.example_inputs)
         except ForwardFailure as failure:
-            raise InputError(_inputs_do_not_fit(loaded, failure)) from failure
+            if not needs_values(failure, loaded.model):
+                raise InputError(_inputs_do_not_fit(loaded, failure)) from failure
+            # A meta model's forward read a value (``.item()`` on a padding mask): not the inputs' fault, and
+            # export's fake tensors make such code take its tracing branch, so the next method may well work.
+            failed.append(TraceAttempt(name, _one_line(failure.error)))
+            continue
         except NotApplicable:
             continue
         except Exception as exc:  # a tracer may fail in any way on arbitrary user code
@@ -130,6 +135,12 @@ def _is_read(name: str, read: set[str], called: set[str]) -> bool:
     while owner and owner not in called:
         owner = owner.rpartition(".")[0]
     return bool(owner)
+
+
+def needs_values(failure: ForwardFailure, model: nn.Module) -> bool:
+    """Whether a forward failed because the model is on the meta device and the code read a tensor's value."""
+    text = str(failure.error)
+    return is_meta(model) and ("meta tensor" in text or "on the meta device" in text or "data-dependent" in text)
 
 
 def _missed_line(missed: Sequence[str]) -> str:
