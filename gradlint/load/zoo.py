@@ -437,7 +437,7 @@ def _hf_inputs(
     generator = torch.Generator().manual_seed(_SEED)
     device = _device(model)
     if main == "input_ids":
-        embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+        embeddings = _input_embeddings(model)
         vocab = getattr(embeddings, "num_embeddings", None) or _config_value(config, "vocab_size") or 2
         length = min(
             HF_SEQUENCE_LENGTH,
@@ -469,6 +469,14 @@ def _hf_inputs(
         )
     value = torch.randn(shape, generator=generator).to(dtype=float_dtype, device=device)
     return (value,), (InputSpec(shape, dtype_name(float_dtype), origin),)
+
+
+def _input_embeddings(model: nn.Module) -> nn.Module | None:
+    """The model's token embedding, or None; some models raise instead (Gemma-4's vision tower: NotImplementedError)."""
+    try:
+        return model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    except NotImplementedError:
+        return None
 
 
 def _positional(target: str, model: nn.Module, by_name: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
