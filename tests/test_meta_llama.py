@@ -75,3 +75,24 @@ def test_meta_predictions_match_the_real_weights(llama_config: str) -> None:
     for_real = _predictions(_lint_loaded(real, (), LintOptions()))
     assert on_meta.keys() == for_real.keys()
     assert max(abs(on_meta[k] - for_real[k]) for k in on_meta) < 0.1  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("Tensor.item() cannot be called on meta tensors", True),
+        ("The register_meta function for torch.nonzero() raises unimplemented by default", True),
+        ("mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)", False),
+    ],
+)
+def test_which_meta_failures_are_a_tracers_not_the_inputs(message: str, expected: bool) -> None:
+    from torch import nn
+
+    from gradlint.trace import needs_values
+    from gradlint.trace.shapes import ForwardFailure
+
+    failure = ForwardFailure(RuntimeError(message), "")
+    with torch.device("meta"):
+        on_meta = nn.Linear(2, 2)
+    assert needs_values(failure, on_meta) is expected
+    assert needs_values(failure, nn.Linear(2, 2)) is False  # real weights: the inputs' fault, as before

@@ -140,7 +140,8 @@ def _is_read(name: str, read: set[str], called: set[str]) -> bool:
 def needs_values(failure: ForwardFailure, model: nn.Module) -> bool:
     """Whether a forward failed because the model is on the meta device and the code read a tensor's value."""
     text = str(failure.error)
-    return is_meta(model) and ("meta tensor" in text or "on the meta device" in text or "data-dependent" in text)
+    markers = ("meta tensor", "on the meta device", "data-dependent", "register_meta")  # the last: torch.nonzero
+    return is_meta(model) and any(marker in text for marker in markers)
 
 
 def _missed_line(missed: Sequence[str]) -> str:
