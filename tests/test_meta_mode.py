@@ -163,3 +163,40 @@ def test_library_model_over_the_budget_is_never_built_for_real(monkeypatch) -> N
     assert all(p.is_meta for p in loaded.model.parameters())
     assert loaded.meta is not None and "11,689,512 parameters" in loaded.meta
     assert all(x.is_meta for x in loaded.example_inputs)
+
+
+READS_BACK = """
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            widths = (torch.arange(1, 4) * 16).tolist()  # reads tensor values back, as RegNet does
+            self.body = nn.Sequential(*[nn.Linear(a, b) for a, b in zip([8, *widths[:-1]], widths)])
+
+        def forward(self, x):
+            return self.body(x)
+"""
+
+
+def test_a_constructor_reading_tensor_values_builds_with_only_its_weights_on_meta(model_file) -> None:
+    path = model_file(READS_BACK)
+    report = api.lint_paths([f"{path}:Net"], api.LintOptions(meta=True))
+    assert report.errors == ()
+    (model,) = report.models
+    assert model.graph.meta == "meta mode was asked for (--meta)"
+    assert [w.shape for w in model.graph.weights] == [(16, 8), (32, 16), (48, 32)]
+    assert {w.init.scheme for w in model.graph.weights} == {"pytorch-default"}  # init calls seen on the meta weights
+    real = api.lint_paths([f"{path}:Net"], api.LintOptions(meta=False)).models[0]
+    on_meta = {w.name: w.log10_grad_rms for w in model.estimates.weights}
+    for_real = {w.name: w.log10_grad_rms for w in real.estimates.weights}
+    assert max(abs(on_meta[k] - for_real[k]) for k in on_meta) < 0.1
+
+
+@pytest.mark.real
+def test_torchvision_regnet_builds_on_meta() -> None:
+    pytest.importorskip("torchvision")
+    report = api.lint_paths(["torchvision:regnet_x_400mf"], api.LintOptions(meta=True))
+    assert report.errors == ()
+    assert report.models[0].graph.meta is not None

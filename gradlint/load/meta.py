@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -103,6 +103,10 @@ class BuildMode:
     """A real build's memory budget for the ``ConstructionRecorder``; None: no limit."""
     switched_from: int | None = None
     """On the meta device because a real build passed this budget (automatic mode); None: asked for."""
+    weights_only: bool = False
+    """Only parameters and buffers go to the meta device, as they are registered; the constructor's own
+    tensors stay real. The fallback for constructors that compute with tensors and read the values back
+    (torchvision's RegNet widths: ``.tolist()``), which fail under ``torch.device("meta")``."""
 
     def recorder(self) -> ConstructionRecorder:
         return ConstructionRecorder(self.budget)
@@ -114,7 +118,9 @@ class BuildMode:
 
     def device(self) -> contextlib.AbstractContextManager[Any]:
         """The context to build in; entered inside the recorder, so the recorder sees the meta tensors."""
-        return torch.device("meta") if self.meta else contextlib.nullcontext()
+        if not self.meta:
+            return contextlib.nullcontext()
+        return _weights_on_meta() if self.weights_only else torch.device("meta")
 
     def inputs(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
         return on_meta(values) if self.meta else values
@@ -143,7 +149,7 @@ def build_within_memory(
     build fails is a ``LoadError``.
     """
     if meta is not None:
-        return attempt(BuildMode(meta=meta))
+        return _meta_attempt(attempt, switched_from=None) if meta else attempt(BuildMode(meta=False))
     budget = memory_budget()
     if size is not None:
         try:
@@ -152,7 +158,7 @@ def build_within_memory(
             needed = None  # cannot be built on the meta device: build it for real, under the budget
         if needed is not None:
             if needed > budget:
-                return attempt(BuildMode(meta=True, switched_from=budget))
+                return _meta_attempt(attempt, switched_from=budget)
             return attempt(BuildMode(meta=False))
     try:
         return attempt(BuildMode(meta=False, budget=budget))
@@ -160,7 +166,7 @@ def build_within_memory(
         if not _over_budget(exc):
             raise
     try:
-        return attempt(BuildMode(meta=True, switched_from=budget))
+        return _meta_attempt(attempt, switched_from=budget)
     except GradlintError as exc:
         raise LoadError(
             f"{target}: too large to build in memory (over {budget / 2**30:.1f} GiB), and building it on the meta device "
@@ -168,12 +174,61 @@ def build_within_memory(
         ) from exc
 
 
-def _over_budget(exc: BaseException) -> bool:
+def _meta_attempt(attempt: Callable[[BuildMode], T], *, switched_from: int | None) -> T:
+    """``attempt`` on the meta device; again with only the weights there when the constructor read a meta value."""
+    try:
+        return attempt(BuildMode(meta=True, switched_from=switched_from))
+    except Exception as exc:
+        if not _in_chain(exc, _reads_meta_values):
+            raise
+    return attempt(BuildMode(meta=True, switched_from=switched_from, weights_only=True))
+
+
+def _reads_meta_values(exc: BaseException) -> bool:
+    text = str(exc)
+    return "meta tensor" in text or "on the meta device" in text
+
+
+@contextlib.contextmanager
+def _weights_on_meta() -> Iterator[None]:
+    """Every parameter and buffer registered meanwhile, on any module, is swapped for a meta tensor of its shape.
+
+    torch's global registration hooks, removed on exit; nothing else is changed, so the constructor's
+    arithmetic on tensors runs for real (allocated but untouched ``torch.empty`` weights cost no pages).
+    """
+    from torch.nn.modules import module as modules
+
+    def parameter(module: nn.Module, name: str, value: nn.Parameter | None) -> nn.Parameter | None:
+        if value is None or value.is_meta:
+            return None
+        return nn.Parameter(value.detach().to("meta"), requires_grad=value.requires_grad)
+
+    def buffer(module: nn.Module, name: str, value: torch.Tensor | None) -> torch.Tensor | None:
+        if value is None or value.is_meta:
+            return None
+        return value.to("meta")
+
+    handles = (
+        modules.register_module_parameter_registration_hook(parameter),
+        modules.register_module_buffer_registration_hook(buffer),
+    )
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _in_chain(exc: BaseException, test: Callable[[BaseException], bool]) -> bool:
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, MemoryBudgetExceeded):
+        if test(current):
             return True
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return False
+
+
+def _over_budget(exc: BaseException) -> bool:
+    return _in_chain(exc, lambda e: isinstance(e, MemoryBudgetExceeded))
