@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import re
 import struct
 import sys
@@ -201,7 +202,11 @@ def test_several_models_stack_in_one_page(examples: dict[str, ModelReport], tmp_
     report = Report(tuple(examples.values()))
     (path,) = write_plot(report, tmp_path / "all.htm")
     page = path.read_text(encoding="utf-8")
-    assert page.count("<section>") == len(examples) and page.count("<svg") == len(examples)
+    assert page.count("<section ") == len(examples) and page.count('<svg class="plot"') == len(examples)
+    # a summary of the models at the top, linking to each chart
+    summary = page.split('<table class="summary">', 1)[1].split("</table>", 1)[0]
+    assert summary.count("<tr>") == len(examples) + 1
+    assert all(f'href="#gradlint-model-{k}"' in summary for k in range(len(examples)))
 
 
 # --- matplotlib: SVG and PNG ------------------------------------------------------------------
@@ -347,3 +352,244 @@ def test_script_renders_an_example(tmp_path: Path, capsys: pytest.CaptureFixture
     assert script["main"](["exploding_rnn", "--no-probe", "--format", "html", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "gradient-flow-exploding_rnn.html").is_file()
     assert set(script["EXAMPLES"]) >= {"healthy_cnn", "deep_relu_mlp"}
+
+
+# --- issue #19: the verdict's reason, themes, findings without weights, blocked weights, size ---------------
+
+
+def _with_values(model: ModelReport, values: list[float]) -> ModelReport:
+    """``model`` with the given predicted log10 gradient RMS per weight and the verdict they give (DESIGN §2)."""
+    from gradlint.verdict import verdict
+
+    assert model.estimates is not None
+    weights = tuple(
+        dataclasses.replace(w, log10_grad_rms=v, band=(v, v)) for w, v in zip(model.estimates.weights, values)
+    )
+    judged = verdict([(w.name, w.log10_grad_rms, False) for w in weights])
+    return dataclasses.replace(model, estimates=dataclasses.replace(model.estimates, weights=weights, verdict=judged))
+
+
+def test_span_verdict_draws_the_bracket_and_says_the_reason(examples: dict[str, ModelReport]) -> None:
+    base = examples["deep_relu_mlp"]
+    n = len(base.graph.weights)
+    # every value inside the zones' edges: the verdict comes from the first-last span alone
+    model = _with_values(base, [2.5 - 2.5 * k / (n - 1) for k in range(n)])
+    assert model.estimates.verdict.verdict == "exploding"
+    assert model.estimates.verdict.reason.startswith("first-last span")
+    chart = flow_chart(model)
+    (reason,) = chart.reasons
+    assert reason.rule == "span" and reason.series == "predicted"
+    assert (reason.first, reason.last) == (0, n - 1)
+    page = html_page((chart,))
+    bracket = re.search(r'<g class="reason span-bracket" data-series="predicted">.*?</g>', page)
+    assert bracket is not None and "span +2.50" in bracket.group(0)
+    assert html.escape(f"predicted: exploding, because {model.estimates.verdict.reason}") in page
+    assert 'class="reason threshold-crossed"' not in page
+
+
+def test_threshold_verdict_marks_the_threshold_crossed(examples: dict[str, ModelReport]) -> None:
+    model = examples["deep_relu_mlp"]  # vanishing by its minimum, below 10^-3
+    chart = flow_chart(model)
+    (reason,) = chart.reasons
+    assert reason.rule == "min" and reason.threshold == chart.thresholds.vanish_min
+    assert chart.points[reason.at].name == model.estimates.verdict.min_weight
+    page = html_page((chart,))
+    assert page.count('class="reason threshold-crossed"') == 1 and "span-bracket" not in page
+
+
+def test_measured_reason_is_drawn_too(probed: Report) -> None:
+    chart = flow_chart(probed.models[0])
+    assert [r.series for r in chart.reasons] == ["predicted", "measured"]
+    assert "measured: " in html_page((chart,))
+
+
+def _luminance(color: str) -> float:
+    r, g, b = (int(color[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_chart_brings_its_own_background_for_light_and_dark_pages(examples: dict[str, ModelReport]) -> None:
+    from gradlint.report import flow
+
+    page = html_page((flow_chart(examples["deep_relu_mlp"]),))
+    style = page.split("<style>", 1)[1].split("</style>", 1)[0]
+    root_rule = style.split(".gradlint-flow {", 1)[1].split("}", 1)[0]
+    assert f"background: {flow.BACKGROUND}" in root_rule and f"color: {flow.TEXT_COLOR}" in root_rule
+    assert 'class="plot"' in page and f"background:{flow.BACKGROUND}" in page
+    # every line, mark and label colour is legible on that background, whatever the page around it
+    for color in (
+        flow.TEXT_COLOR,
+        flow.MUTED_TEXT,
+        flow.PREDICTED_COLOR,
+        flow.PROBED_COLOR,
+        flow.FORWARD_COLOR,
+        flow.BLOCKED_COLOR,
+        *flow.SEVERITY_COLOR.values(),
+    ):
+        assert _contrast(color, flow.BACKGROUND) >= 3.0, color
+    # and the zones stay pale behind them
+    assert _contrast(flow.EXPLODE_COLOR, flow.BACKGROUND) < 1.3 and _contrast(flow.VANISH_COLOR, flow.BACKGROUND) < 1.3
+
+
+def test_png_has_an_opaque_background_and_hidpi(examples: dict[str, ModelReport], tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from PIL import Image
+
+    from gradlint.report.plot_mpl import DPI
+
+    assert DPI >= 200
+    path = tmp_path / "flow.png"
+    write_plot(Report((examples["deep_relu_mlp"],)), path)
+    with Image.open(path) as image:
+        rgba = image.convert("RGBA")
+        assert rgba.getpixel((2, 2)) == (255, 255, 255, 255)  # not transparent: a dark page cannot show through
+
+
+def test_blocked_weights_have_their_own_mark_and_legend_entry() -> None:
+    class Gated(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inp = nn.Linear(8, 8)
+            self.branch = nn.Linear(8, 8)
+            self.gate = nn.Linear(8, 8)
+            nn.init.zeros_(self.gate.weight)
+            nn.init.zeros_(self.gate.bias)
+            self.out = nn.Linear(8, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = self.inp(x)
+            return self.out(h + self.gate(torch.relu(self.branch(h))))
+
+    model = gradlint.lint(Gated(), torch.randn(4, 8)).models[0]
+    chart = flow_chart(model)
+    blocked = [p.name for p in chart.points if p.predicted is None]
+    assert blocked == ["branch.weight"]
+    page = html_page((chart,))
+    assert page.count('class="mark pred blocked"') == 1
+    assert 'class="legend-blocked"' in page and "blocked: gradient exactly zero" in page
+    # the mark sits in the lane under the panel, not inside the vanishing zone
+    mark = re.search(r'class="mark pred blocked"[^>]*d="M[\d.]+,([\d.]+)', page)
+    assert mark is not None and float(mark.group(1)) > 64 + 300
+
+
+def test_a_finding_on_a_layer_without_weights_is_marked_where_it_runs() -> None:
+    from gradlint.types import Finding, Severity
+
+    model = gradlint.lint(
+        nn.Sequential(nn.Linear(8, 8), nn.LayerNorm(8, elementwise_affine=False), nn.Linear(8, 4)), torch.randn(4, 8)
+    ).models[0]
+    finding = Finding(
+        code="GL304",
+        name="post-ln",
+        severity=Severity.WARNING,
+        kind="gradient",
+        message="a norm without a weight",
+        module="1",
+        location=None,
+    )
+    chart = flow_chart(dataclasses.replace(model, findings=(*model.findings, finding)))
+    (anchored,) = [a for a in chart.anchored if a.mark.code == "GL304"]
+    assert anchored.position == 0.5  # after net.0's weight, before net.2's
+    assert all(m.code != "GL304" for m in chart.other_findings)
+    page = html_page((chart,))
+    assert page.count('class="finding unplotted" data-module="1"') == 1
+    assert "GL304 [warning]" in page
+
+
+def test_neighbouring_findings_keep_every_label(examples: dict[str, ModelReport]) -> None:
+    from gradlint.types import Finding, Severity
+
+    model = examples["deep_relu_mlp"]
+    extra = tuple(
+        Finding(
+            code=f"GL9{k:02d}",
+            name="x",
+            severity=Severity.INFO,
+            kind="gradient",
+            message="x",
+            module=w.module,
+            location=None,
+        )
+        for k, w in enumerate(model.graph.weights)
+    )
+    chart = flow_chart(dataclasses.replace(model, findings=(*model.findings, *extra)))
+    flagged = chart.flagged
+    assert len(flagged) == len(model.graph.weights)
+    page = html_page((chart,))
+    assert page.count('class="badge"') == len(flagged)  # none dropped
+    four = next(p for p in flagged if p.name == "net.4.weight")
+    assert four.badge.startswith("GL102, ") and "+" not in four.badge
+
+
+def test_two_hundred_weights_keep_axis_and_legend_fixed_and_names_short() -> None:
+    class Deep(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = nn.Module()
+            self.encoder.layers = nn.ModuleList(nn.Linear(4, 4) for _ in range(200))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for layer in self.encoder.layers:
+                x = layer(x)
+            return x
+
+    model = gradlint.lint(Deep(), torch.randn(2, 4)).models[0]
+    chart = flow_chart(model)
+    assert len(chart.points) == 200 and chart.common_prefix == "encoder.layers."
+    assert chart.points[7].label == "7" and chart.points[7].name == "encoder.layers.7.weight"
+    page = html_page((chart,))
+    # the y axis and the legend are outside the scrolling box, the plot inside it
+    chart_div = page.split('<div class="chart">', 1)[1]
+    axis, rest = chart_div.split('<div class="scroll">', 1)
+    assert '<svg class="yaxis"' in axis and "gradient RMS per weight" in axis
+    assert '<svg class="plot"' in rest and "gradient RMS per weight" not in rest.split("</svg>", 1)[0]
+    assert page.index('<div class="legend">') < page.index('<div class="chart">')
+    # every weight labelled, shortened, with its full name on hover
+    assert page.count('class="wlabel"') == 200
+    assert "<title>encoder.layers.199.weight</title>199</text>" in page
+    assert "weight names under <code>encoder.layers.</code>" in page
+
+
+def test_caption_names_the_protocol_and_the_seeds(examples: dict[str, ModelReport], probed: Report) -> None:
+    static = flow_chart(examples["deep_relu_mlp"])
+    assert "reference protocol" in static.caption and "no probe run" in static.caption
+    measured = flow_chart(probed.models[0])
+    seeds = ", ".join(str(s) for s in probed.models[0].probe.seeds)
+    assert f"median over seeds {seeds}" in measured.caption
+    assert "reference protocol" in html_page((measured,))
+
+
+def test_embeddings_are_said_to_be_left_out() -> None:
+    class Lm(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.wte = nn.Embedding(50, 8)
+            self.head = nn.Linear(8, 50)
+
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
+            return self.head(self.wte(ids))
+
+    chart = flow_chart(gradlint.lint(Lm(), torch.randint(0, 50, (2, 5))).models[0])
+    assert "wte" in chart.left_out and "embedding" in chart.left_out
+    assert html.escape(chart.left_out) in html_page((chart,))
+
+
+def test_svg_file_has_hover_text_and_a_font_fallback(examples: dict[str, ModelReport], tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    model = examples["deep_relu_mlp"]
+    path = tmp_path / "flow.svg"
+    write_plot(Report((model,)), path)
+    root = ET.parse(path).getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    titles = [t.text or "" for t in root.iter(f"{ns}title")]
+    for weight in model.graph.weights:
+        assert any(t.startswith("#") and weight.name in t for t in titles), weight.name
+    text = path.read_text(encoding="utf-8")
+    assert re.search(r"font-family:[^;\"]*,\s*[^;\"]*sans-serif", text)
+    assert "because" in text  # the reason line under the title

@@ -14,14 +14,35 @@ import math
 from dataclasses import dataclass
 
 from gradlint.report.paths import display_path
-from gradlint.types import Estimates, Finding, ModelGraph, ModelReport, ProbeResult, Report, Severity, VerdictThresholds
+from gradlint.types import (
+    Estimates,
+    Finding,
+    ModelGraph,
+    ModelReport,
+    ProbeResult,
+    Report,
+    Severity,
+    Verdict,
+    VerdictThresholds,
+)
 
-SEVERITY_COLOR = {Severity.ERROR: "#c62828", Severity.WARNING: "#b26a00", Severity.INFO: "#00838f"}
-PREDICTED_COLOR = "#1f5fa8"
-PROBED_COLOR = "#d9480f"
-BAND_COLOR = "#9cc3ea"
-EXPLODE_COLOR = "#f8d7d3"
-VANISH_COLOR = "#e4ddf2"
+# Okabe & Ito's colour-blind-safe palette for the lines and marks; the zones are pale tints of two of its hues.
+# Every colour is drawn on the chart's own white background, so it reads the same in a light or a dark page.
+SEVERITY_COLOR = {Severity.ERROR: "#b2182b", Severity.WARNING: "#a05a00", Severity.INFO: "#00728f"}
+PREDICTED_COLOR = "#0072b2"
+PROBED_COLOR = "#d55e00"
+FORWARD_COLOR = "#009e73"
+BAND_COLOR = "#9ecae1"
+EXPLODE_COLOR = "#fbe3d6"
+VANISH_COLOR = "#e3e9f4"
+BLOCKED_COLOR = "#555555"
+REASON_COLOR = "#cc79a7"
+"""The verdict's reason (the span bracket, the threshold crossed): a hue no zone or series uses."""
+HIGHLIGHT_COLOR = "#e6c800"
+"""Columns of a finding: its own hue, not the exploding zone's."""
+BACKGROUND = "#ffffff"
+TEXT_COLOR = "#222222"
+MUTED_TEXT = "#555555"
 
 
 @dataclass(frozen=True)
@@ -55,9 +76,12 @@ class WeightPoint:
     """Measured log10 RMS of the same output."""
     findings: tuple[FindingMark, ...]
 
+    short_name: str = ""
+    """The name without the prefix every weight of the chart shares (empty: the full name)."""
+
     @property
     def label(self) -> str:
-        return short_label(self.name)
+        return short_label(self.short_name or self.name)
 
     @property
     def worst(self) -> FindingMark | None:
@@ -66,12 +90,11 @@ class WeightPoint:
 
     @property
     def badge(self) -> str:
-        """What the chart writes above a flagged weight: the most severe code, ``+N`` for the other codes."""
+        """What the chart writes above a flagged weight: every code, the most severe first (``GL201, GL301``)."""
         worst = self.worst
         if worst is None:
             return ""
-        others = len({m.code for m in self.findings} - {worst.code})
-        return worst.code + (f"+{others}" if others else "")
+        return ", ".join(codes_of([worst, *self.findings]))
 
     def tooltip(self) -> str:
         """Every number about this weight, one per line: the hover text of the HTML chart."""
@@ -93,6 +116,36 @@ class WeightPoint:
 
 
 @dataclass(frozen=True)
+class AnchoredMark:
+    """A finding on a module with no plotted weight (a LayerNorm, an activation), placed where it runs."""
+
+    position: float
+    """x position in weight units: between the last weight that ran before the module and the next one."""
+    mark: FindingMark
+
+
+@dataclass(frozen=True)
+class Reason:
+    """What decided a verdict, in a form a chart can draw."""
+
+    verdict: str
+    text: str
+    """The verdict's reason line, as the text report prints it."""
+    rule: str
+    """``span`` (first-last span), ``max``/``min`` (a threshold crossed), ``nonfinite`` or ``none``."""
+    series: str
+    """``predicted`` or ``measured``."""
+    first: int | None = None
+    """Index of the first weight of the span (``span``)."""
+    last: int | None = None
+    """Index of the last weight of the span (``span``)."""
+    at: int | None = None
+    """Index of the weight that crossed the threshold (``max``/``min``)."""
+    threshold: float | None = None
+    """The threshold (log10) the rule compared with."""
+
+
+@dataclass(frozen=True)
 class FlowChart:
     """The chart of one model."""
 
@@ -109,6 +162,15 @@ class FlowChart:
     other_findings: tuple[FindingMark, ...]
     """Findings that name no weight of the chart (model-level, or on a module without weights)."""
     has_probe: bool
+    reasons: tuple[Reason, ...] = ()
+    """Why each verdict is what it is: the prediction's first, then the measurement's."""
+    anchored: tuple[AnchoredMark, ...] = ()
+    common_prefix: str = ""
+    """The dotted prefix every weight name shares, left out of the labels (hover shows the full name)."""
+    caption: str = ""
+    """What the values are: the protocol, and the probe's seeds when it ran."""
+    left_out: str = ""
+    """What the chart does not plot, and why (embedding tables); empty when nothing is left out."""
 
     @property
     def y_range(self) -> tuple[float, float]:
@@ -133,6 +195,29 @@ class FlowChart:
     @property
     def flagged(self) -> tuple[WeightPoint, ...]:
         return tuple(p for p in self.points if p.findings)
+
+
+MIN_PREFIX = 8
+"""A shared name prefix shorter than this stays in the labels."""
+
+
+def codes_of(marks: list[FindingMark] | tuple[FindingMark, ...]) -> list[str]:
+    """Distinct codes in first-seen order."""
+    return list(dict.fromkeys(m.code for m in marks))
+
+
+def common_prefix(names: list[str]) -> str:
+    """The longest dotted prefix (ending in ``.``) shared by every name, kept short of any whole name."""
+    if len(names) < 2:
+        return ""
+    split = [n.split(".") for n in names]
+    shared: list[str] = []
+    for parts in zip(*split):
+        if len(set(parts)) != 1:
+            break
+        shared.append(parts[0])
+    shared = shared[: min(len(p) for p in split) - 1]  # never the whole of a name
+    return ".".join(shared) + "." if shared else ""
 
 
 def fmt_log10(value: float | None, *, blocked: bool = False, nonfinite: bool = False) -> str:
@@ -172,6 +257,9 @@ def flow_chart(model: ModelReport) -> FlowChart:
     probed_forward = _probed_forward(probe)
     points = []
     placed: set[int] = set()
+    prefix = common_prefix([w.name for w in graph.weights])
+    if len(prefix) < MIN_PREFIX:
+        prefix = ""  # "net." saves little and leaves bare numbers
     for index, weight in enumerate(graph.weights):
         predicted = band = None
         if estimates is not None:
@@ -206,6 +294,7 @@ def flow_chart(model: ModelReport) -> FlowChart:
                 forward=_nearest(weight.module, forward),
                 probed_forward=_nearest(weight.module, probed_forward),
                 findings=tuple(marks[k] for k in own),
+                short_name=weight.name[len(prefix) :],
             )
         )
     predicted_verdict = estimates.verdict.verdict if estimates is not None else None
@@ -215,17 +304,92 @@ def flow_chart(model: ModelReport) -> FlowChart:
         parts.append(f"predicted: {predicted_verdict}")
     if probe is not None:
         parts.append(f"measured ({probe.device}): {probe.verdict}")
+    thresholds = _thresholds(estimates, probe)
+    index_of = {p.name: p.index for p in points}
+    reasons = []
+    if estimates is not None:
+        reasons.append(_reason(estimates.verdict, "predicted", thresholds, index_of))
+    if probe is not None and probe.verdict_details is not None:
+        reasons.append(_reason(probe.verdict_details, "measured", thresholds, index_of))
+    unplaced = [k for k in range(len(marks)) if k not in placed]
+    local = _anchors(graph, [marks[k] for k in unplaced])
+    anchors = {unplaced[i]: position for i, position in local.items()}
     return FlowChart(
         title=_title(graph),
         name=graph.name,
         subtitle=", ".join(parts),
         points=tuple(points),
-        thresholds=_thresholds(estimates, probe),
+        thresholds=thresholds,
         predicted_verdict=predicted_verdict,
         probed_verdict=probed_verdict,
-        other_findings=tuple(m for k, m in enumerate(marks) if k not in placed),
+        other_findings=tuple(marks[k] for k in unplaced if k not in anchors),
         has_probe=probe is not None,
+        reasons=tuple(reasons),
+        anchored=tuple(AnchoredMark(position, marks[k]) for k, position in sorted(anchors.items())),
+        common_prefix=prefix,
+        caption=_caption(probe),
+        left_out=_left_out(graph),
     )
+
+
+PROTOCOL = (
+    "gradient RMS = ‖∂L/∂W‖/√numel under gradlint's reference protocol: the model as built in train() mode, "
+    "floating inputs N(0, 1), loss sum(y·v)/batch with v ~ N(0, 1); forward RMS = RMS of the output of each "
+    "weight's module"
+)
+
+
+def _caption(probe: ProbeResult | None) -> str:
+    if probe is None:
+        return PROTOCOL + "; predicted statically, no probe run"
+    seeds = ", ".join(str(s) for s in probe.seeds)
+    return PROTOCOL + f"; measured by the probe on {probe.device}, median over seeds {seeds}"
+
+
+def _left_out(graph: ModelGraph) -> str:
+    tables = sorted({n.module for n in graph.nodes if n.module_type == "Embedding" and n.module})
+    if not tables:
+        return ""
+    return (
+        f"{len(tables)} embedding table(s) not plotted ({', '.join(tables[:3])}{', ...' if len(tables) > 3 else ''}): "
+        "a lookup's gradient reaches only the rows used, so the protocol leaves embeddings out of the verdict"
+    )
+
+
+def _reason(verdict_: Verdict, series: str, t: VerdictThresholds, index_of: dict[str, int]) -> Reason:
+    """Which rule of DESIGN §2 decided ``verdict_`` (checked in the verdict's own order) and where."""
+    base = {"verdict": verdict_.verdict, "text": verdict_.reason, "series": series}
+    if verdict_.nonfinite:
+        return Reason(rule="nonfinite", at=index_of.get(verdict_.nonfinite[0]), **base)
+    if verdict_.max_value is None or verdict_.min_value is None or verdict_.span is None:
+        return Reason(rule="none", **base)
+    span = {"first": index_of.get(verdict_.first_weight or ""), "last": index_of.get(verdict_.last_weight or "")}
+    if verdict_.max_value >= t.explode_max:
+        return Reason(rule="max", at=index_of.get(verdict_.max_weight or ""), threshold=t.explode_max, **base)
+    if verdict_.span >= t.explode_span:
+        return Reason(rule="span", threshold=t.explode_span, **span, **base)
+    if verdict_.min_value <= t.vanish_min:
+        return Reason(rule="min", at=index_of.get(verdict_.min_weight or ""), threshold=t.vanish_min, **base)
+    if verdict_.span <= t.vanish_span:
+        return Reason(rule="span", threshold=t.vanish_span, **span, **base)
+    return Reason(rule="none", **span, **base)
+
+
+def _anchors(graph: ModelGraph, marks: list[FindingMark]) -> dict[int, float]:
+    """Position of each unplaced finding (by its index in ``marks``) whose module runs in the graph."""
+    weight_index: dict[str, int] = {}
+    for index, weight in enumerate(graph.weights):
+        weight_index.setdefault(weight.module, index)
+    positions: dict[int, float] = {}
+    last = -1
+    for node in graph.nodes:
+        module = node.module or ""
+        if module in weight_index:
+            last = max(last, weight_index[module])
+        for k, mark in enumerate(marks):
+            if k not in positions and _covers(mark.module, module):
+                positions[k] = min(last + 0.5, max(len(graph.weights) - 0.5, 0.0))
+    return positions
 
 
 def _title(graph: ModelGraph) -> str:

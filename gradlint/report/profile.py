@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-from gradlint.report.flow import FlowChart, WeightPoint, flow_chart
+from gradlint.report.flow import FlowChart, WeightPoint, flow_chart, short_label
 from gradlint.types import ModelReport
 
 WIDTH = 78
@@ -46,7 +46,7 @@ def _render(chart: FlowChart, width: int, max_rows: int, reason: str) -> tuple[s
     flags = {p.index: p.badge for p in chart.points}  # the most severe code, +N for the others
     flag_w = max((len(f) for f in flags.values()), default=0)
     numbers = 2 if probe else 1
-    labels = {p.index: p.label for p in chart.points}
+    labels = {p.index: short_label(p.name) for p in chart.points}  # the full names: a profile has room
     name_w = min(max(_NAME_MIN, max(len(label) for label in labels.values())), _NAME_MAX)
     fixed = name_w + 1 + _NUM * numbers + (2 + flag_w if flag_w else 0)
     bar_w = width - fixed
