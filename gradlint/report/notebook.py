@@ -15,7 +15,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from gradlint.report.flow import flow_charts
 from gradlint.report.paths import display_path
+from gradlint.report.plot_html import html_fragment
 from gradlint.report.rows import one_line, tally
 from gradlint.report.text import probe_lines, summary_line
 from gradlint.types import Finding, ModelReport, Report, Severity
@@ -26,8 +28,10 @@ _COLUMNS = ("location", "code", "severity", "module", "message", "probe")
 
 
 def _location(finding: Finding, model: ModelReport) -> str:
+    """``file:line`` of the finding; a finding with no source line (a model built in memory, a model-level
+    finding) says so instead of pointing at line 1 of a file that may not exist."""
     if finding.location is None:
-        return f"{display_path(model.graph.source_path)}:1"
+        return "(no source line)"
     return f"{display_path(finding.location.path)}:{finding.location.line}"
 
 
@@ -97,4 +101,6 @@ def html_report(report: Report) -> str:
         out.append(f'<p style="color:#c62828">gradlint: {e(one_line(error.message))}</p>')
     out.append(f"<p>{e(summary_line(tally(report)))}</p>")
     out.append("</div>")
+    if any(model.graph.weights for model in report.models):
+        out.append(html_fragment(flow_charts(report)))  # the chart, under the table, as report.plot() shows it
     return "\n".join(out)
