@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -60,6 +61,10 @@ class Row:
     probe_verdict: str | None
     internal_errors: int
     coverage: str
+    weight_errors: tuple[float, ...]
+    """|log10 predicted - log10 probed| gradient RMS per weight with both numbers (after --probe)."""
+    blocked_disagree: int
+    """Weights that one side says are blocked (no gradient) and the other does not."""
     cause: str
     """The first error line, or the trace fallbacks; empty for a clean report."""
 
@@ -115,6 +120,7 @@ def _row(
         gradlint_lines = [line for line in stderr_lines or [] if line.startswith("gradlint:")]
         ok = code == 2 and not models and len(gradlint_lines) == 1 and internal == 0
     first = models[0] if models else {}
+    weight_errors, blocked_disagree = probe_agreement(first)
     return Row(
         file=entry.file,
         kind=entry.kind,
@@ -128,8 +134,38 @@ def _row(
         probe_verdict=first.get("probe_verdict"),
         internal_errors=internal,
         coverage=_coverage(first),
+        weight_errors=weight_errors,
+        blocked_disagree=blocked_disagree,
         cause=cause,
     )
+
+
+def probe_agreement(model: dict[str, Any]) -> tuple[tuple[float, ...], int]:
+    """Per-weight |log10 error| of the prediction against the probe, and the blocked/unblocked disagreements.
+
+    A JSON weight's ``pred_log10_grad_rms`` / ``probe_log10_grad_rms`` is null for a blocked weight and a
+    string for a non-finite one; non-finite weights are left out of both counts.
+    """
+    errors: list[float] = []
+    disagree = 0
+    for weight in model.get("weights", []):
+        if "probe_log10_grad_rms" not in weight or "pred_log10_grad_rms" not in weight:
+            continue
+        predicted, probed = weight["pred_log10_grad_rms"], weight["probe_log10_grad_rms"]
+        if isinstance(predicted, str) or isinstance(probed, str):
+            continue
+        if (predicted is None) != (probed is None):
+            disagree += 1
+        elif predicted is not None:
+            errors.append(abs(predicted - probed))
+    return tuple(errors), disagree
+
+
+def _agreement_cell(row: Row) -> str:
+    if not row.weight_errors and not row.blocked_disagree:
+        return ""
+    text = f"med {statistics.median(row.weight_errors):.2f}" if row.weight_errors else ""
+    return text + (f", {row.blocked_disagree} blocked≠" if row.blocked_disagree else "")
 
 
 def _coverage(model: dict[str, Any]) -> str:
@@ -170,7 +206,7 @@ def _cell(value: Any) -> str:
 
 
 def print_table(rows: list[Row], out: Any = sys.stdout) -> None:
-    header = ("file", "exit", "s", "findings", "verdict", "probe", "internal", "coverage", "ok", "cause")
+    header = ("file", "exit", "s", "findings", "verdict", "probe", "agreement", "internal", "coverage", "ok", "cause")
     out.write("| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n")
     for row in rows:
         name = row.file.removeprefix("tests/wild/")
@@ -182,6 +218,7 @@ def print_table(rows: list[Row], out: Any = sys.stdout) -> None:
             row.findings,
             row.verdict,
             row.probe_verdict,
+            _agreement_cell(row),
             row.internal_errors or "",
             row.coverage,
             ok,
@@ -196,6 +233,14 @@ def print_table(rows: list[Row], out: Any = sys.stdout) -> None:
     if agree:
         same = sum(row.verdict == row.probe_verdict for row in agree)
         out.write(f"; probe verdict agrees on {same} of {len(agree)}")
+    pooled = sorted(error for row in rows for error in row.weight_errors)
+    if pooled:
+        p90 = pooled[min(len(pooled) - 1, int(0.9 * len(pooled)))]
+        blocked = sum(row.blocked_disagree for row in rows)
+        out.write(
+            f"\nper-weight |log10 error| over {len(pooled)} weights: median {statistics.median(pooled):.3f}, "
+            f"p90 {p90:.3f}; blocked/unblocked disagreements: {blocked}"
+        )
     stale = [row.file for row in rows if row.ok and row.known]
     if stale:
         out.write(f"\nworks now but marked known (drop `known`): {', '.join(stale)}")
