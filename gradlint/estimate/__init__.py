@@ -16,6 +16,7 @@ from typing import Any
 from gradlint.estimate.context import Backward, OpContext, numel
 from gradlint.estimate.layers import IdentityOp, Op
 from gradlint.estimate.registry import ZERO_CONSTRUCTORS, op_for
+from gradlint.estimate.reparam import split_gradient
 from gradlint.estimate.signal import Signal, gaussian_input, parameter_signal
 from gradlint.estimate.values import evaluate
 from gradlint.types import LayerNode, ModelGraph
@@ -121,6 +122,9 @@ def _backward(
         ctx.cache["centered"] = centered.get(node.name, False)
         result: Backward = rule.backward(ctx, g)
         for name, value in result.weights.items():
+            # a computed weight (weight_norm, spectral_norm) hands its gradient to the parameters behind it
+            for target, part in (split_gradient(graph.params, name, value) if name not in graph.params else {}).items():
+                weight_sq[target] = weight_sq.get(target, 0.0) + part
             weight_sq[name] = weight_sq.get(name, 0.0) + value
         for index, value in result.inputs.items():
             if index >= len(node.inputs) or value <= 0.0 or not math.isfinite(value):

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gradlint.estimate.reparam import effective_weight
 from gradlint.estimate.signal import Signal
 from gradlint.trace.ops import NODE_ARG
 from gradlint.types import LayerNode, ModelGraph, ParamStats
@@ -33,7 +34,7 @@ class OpContext:
         if self.node.module is None:
             return None
         prefix = f"{self.node.module}." if self.node.module else ""
-        return self.graph.params.get(prefix + local)
+        return effective_weight(self.graph.params, prefix + local)
 
     @property
     def g_pos(self) -> float:

@@ -15,6 +15,7 @@ from typing import Any
 
 from gradlint.estimate.context import Backward, OpContext, mean_of, mean_sq, numel, ratio, weight_gradient_sq
 from gradlint.estimate.gaussian import activation_function, expected_max_moments, expected_max_slope_sq, moments
+from gradlint.estimate.reparam import effective_weight
 from gradlint.estimate.signal import Signal, clamp
 from gradlint.trace.ops import functional_conv_attrs
 from gradlint.types import ParamStats
@@ -57,7 +58,7 @@ class LinearOp(Op):
 
     def _params(self, ctx: OpContext) -> tuple[ParamStats | None, ParamStats | None]:
         if self.weight_name is not None:
-            return ctx.graph.params.get(self.weight_name), ctx.graph.params.get(self.bias_name or "")
+            return effective_weight(ctx.graph.params, self.weight_name), ctx.graph.params.get(self.bias_name or "")
         return ctx.param("weight"), ctx.param("bias")
 
     def _fans(self, ctx: OpContext, weight: ParamStats | None) -> tuple[int, int]:
@@ -355,7 +356,7 @@ class FunctionalConvOp(ConvOp):
 
     def _param(self, ctx: OpContext, local: str) -> ParamStats | None:
         name = self.names.get(local)
-        return ctx.graph.params.get(name) if name is not None else None
+        return effective_weight(ctx.graph.params, name) if name is not None else None
 
     def _attrs(self, ctx: OpContext) -> Mapping[str, Any]:
         if "functional_attrs" not in ctx.cache:
@@ -554,7 +555,31 @@ class IdentityOp(Op):
 
 
 class OpaqueOp(IdentityOp):
-    """An op without a rule: gain 1, and the report says so."""
+    """An op without a rule: gain 1 to every input, and the report says so (DESIGN §2c).
+
+    Never a block: each tensor input gets the output's gradient (rescaled by size, as a broadcast or a
+    slice would), and a layer's own weights get what a linear map applied at the same positions would
+    get, ``positions·g·E[x²]``. What depends on it is marked uncertain by the coverage record.
+    """
 
     def __init__(self, reason: str) -> None:
         self.uncertain = reason
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        result = Backward()
+        signals = ctx.signal_inputs()
+        for index, _ in signals:
+            result.inputs[index] = g * ratio(ctx.node.shape, ctx.input_shape(index))
+        module = ctx.node.module
+        if ctx.node.op != "call_module" or module is None or not signals:
+            return result
+        first, x = signals[0]
+        prefix = f"{module}." if module else ""
+        for name, stats in ctx.graph.params.items():
+            local = name[len(prefix) :] if name.startswith(prefix) else None
+            if local is None or "." in local or len(stats.shape) < 2:
+                continue
+            fan_in = max(math.prod(stats.shape[1:]), 1)
+            positions = max(numel(ctx.input_shape(first)) / fan_in, 1.0)
+            result.weights[name] = weight_gradient_sq(positions, ctx.batch, g, ctx.g_pos, x)
+        return result
