@@ -313,6 +313,7 @@ def test_summary_counts_every_severity_and_sorts_codes() -> None:
         "errors": 1,
         "by_severity": {"error": 1, "warning": 2, "info": 0},
         "by_code": {"GL101": 2, "GL301": 1},
+        "models_uncertain": 0,
     }
     assert list(summary["by_code"]) == ["GL101", "GL301"]
 
@@ -326,6 +327,7 @@ def test_empty_report() -> None:
         "errors": 0,
         "by_severity": {"error": 0, "warning": 0, "info": 0},
         "by_code": {},
+        "models_uncertain": 0,
     }
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from gradlint.estimate.context import Backward, OpContext, numel
+from gradlint.estimate.coverage import coverage_of, forward_unseen, op_kind
 from gradlint.estimate.layers import IdentityOp, Op
 from gradlint.estimate.registry import ZERO_CONSTRUCTORS, op_for
 from gradlint.estimate.reparam import split_gradient
@@ -42,13 +44,19 @@ def estimate(graph: ModelGraph, thresholds: VerdictThresholds | None = None) -> 
             values[node.name] = evaluate(node, by_name, values)
         signals[node.name] = _forward(node, graph, by_name, signals, values, contexts, rules)
 
-    grads, weight_sq = _backward(graph, nodes, contexts, rules, signals)
+    reasons = {name: rule.uncertain for name, rule in rules.items()}
+    unseen = forward_unseen(nodes, reasons)
+    grads, weight_sq, weight_unseen = _backward(graph, nodes, contexts, rules, signals, unseen)
 
-    uncertain = tuple((name, rule.uncertain) for name, rule in rules.items() if rule.uncertain)
+    uncertain = tuple((name, reason) for name, reason in reasons.items() if reason)
     weights = _weights(graph, weight_sq)
+    coverage = coverage_of(nodes, reasons, [w.name for w in weights], weight_unseen)
     values = [(w.name, w.log10_grad_rms, False) for w in weights]
     node_estimates = tuple(_node_estimate(n, signals, grads, rules) for n in nodes)
-    return Estimates(weights, node_estimates, verdict(values, thresholds), uncertain)
+    judged = verdict(values, thresholds)
+    if coverage.low:
+        judged = replace(judged, reason=f"{judged.reason}; uncertain: the estimate {coverage.summary()}")
+    return Estimates(weights, node_estimates, judged, uncertain, coverage=coverage)
 
 
 def _forward(
@@ -93,14 +101,18 @@ def _backward(
     contexts: Mapping[str, OpContext],
     rules: Mapping[str, Op],
     signals: Mapping[str, Signal | None],
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Gradient variance per element of every node's output, and E[(∂L/∂W)²] of every parameter."""
+    forward_unseen: Mapping[str, frozenset[str]],
+) -> tuple[dict[str, float], dict[str, float], dict[str, frozenset[str]]]:
+    """Gradient variance per element of every node's output, E[(∂L/∂W)²] of every parameter, and the op kinds
+    without a rule that each parameter's estimate went through (forward to its layer, backward from the output)."""
     by_name = graph.nodes_by_name
     grads: dict[str, float] = {}
     shared: dict[str, float] = {}  # position-shared part of grads
     centered: dict[str, bool] = {}  # every contribution has zero batch mean
     coverage: dict[str, float] = {}
     weight_sq: dict[str, float] = {}
+    unseen: dict[str, frozenset[str]] = {}  # op kinds without a rule on the gradient's way to each node
+    weight_unseen: dict[str, frozenset[str]] = {}
     output = graph.output_node
     y = _first_output(output, signals) if output is not None else None
     if y is not None:
@@ -121,11 +133,19 @@ def _backward(
         ctx.cache["g_pos"] = g_pos
         ctx.cache["centered"] = centered.get(node.name, False)
         result: Backward = rule.backward(ctx, g)
+        # the gradient's path to the output, this op included; a weight also reads its layer's input
+        here = unseen.get(node.name, frozenset()) | ({op_kind(node)} if rule.uncertain else frozenset())
+        reads = here | forward_unseen.get(node.name, frozenset())
+
+        def add_weight(name: str, value: float, reads: frozenset[str] = reads) -> None:
+            weight_sq[name] = weight_sq.get(name, 0.0) + value
+            weight_unseen[name] = weight_unseen.get(name, frozenset()) | reads
+
         for name, value in result.weights.items():
             # a computed weight (weight_norm, spectral_norm) hands its gradient to the parameters behind it
             for target, part in (split_gradient(graph.params, name, value) if name not in graph.params else {}).items():
-                weight_sq[target] = weight_sq.get(target, 0.0) + part
-            weight_sq[name] = weight_sq.get(name, 0.0) + value
+                add_weight(target, part)
+            add_weight(name, value)
         for index, value in result.inputs.items():
             if index >= len(node.inputs) or value <= 0.0 or not math.isfinite(value):
                 continue
@@ -134,10 +154,11 @@ def _backward(
             if signal is None or signal.constant:
                 continue
             grads[source] = grads.get(source, 0.0) + value
+            unseen[source] = unseen.get(source, frozenset()) | here
             source_node = by_name[source]
             if source_node.op == "get_attr" and source_node.target in graph.params:
                 # a parameter used as a tensor (x @ self.W, x + self.pos, self.cls.expand(...))
-                weight_sq[source_node.target] = weight_sq.get(source_node.target, 0.0) + value
+                add_weight(source_node.target, value, here)
             is_centered = result.centered if result.centered is not None else ctx.centered
             centered[source] = centered.get(source, True) and is_centered
             value_pos = result.shared_inputs.get(index, g_pos * value / g)
@@ -148,7 +169,7 @@ def _backward(
             else:
                 passed = 1.0
             coverage[source] = min(1.0, coverage.get(source, 0.0) + passed)
-    return grads, weight_sq
+    return grads, weight_sq, weight_unseen
 
 
 def _positions_per_sample(shape: tuple[int, ...]) -> int:

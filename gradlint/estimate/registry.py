@@ -152,6 +152,7 @@ _PASS_THROUGH = frozenset(
         "swapaxes",
         "identity",
         "dropout_",
+        "getattr",  # ``torch.sort(x).values``, ``x.T``: a field or view of a tensor (``.shape`` is a size, not a signal)
     }
 )
 

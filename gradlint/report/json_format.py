@@ -36,6 +36,7 @@ from gradlint.types import (
     WeightInfo,
     dtype_name,
 )
+from gradlint.types.estimates import Coverage
 from gradlint.types.graph import META_NOTE
 
 SCHEMA_VERSION = 1
@@ -69,6 +70,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "errors": counts.errors,
             "by_severity": {s.value: n for s, n in counts.by_severity.items()},
             "by_code": counts.by_code,
+            "models_uncertain": counts.models_uncertain,
         },
     }
 
@@ -161,6 +163,20 @@ def _estimate(model: ModelReport) -> dict[str, Any]:
         "verdict": est.verdict.verdict,
         "verdict_reason": est.verdict.reason,
         "uncertain": [{"node": name, "reason": reason} for name, reason in est.uncertain],
+        "coverage": _coverage(est.coverage),
+    }
+
+
+def _coverage(coverage: Coverage) -> dict[str, Any]:
+    return {
+        "fraction": round(coverage.fraction, 4),
+        "low": coverage.low,
+        "ops": coverage.ops,
+        "ops_covered": coverage.ops_covered,
+        "weights": coverage.weights,
+        "weights_covered": coverage.weights_covered,
+        "missing_ops": [{"op": kind, "count": count} for kind, count in coverage.missing],
+        "uncovered_by": {name: list(kinds) for name, kinds in coverage.uncovered_by.items()},
     }
 
 

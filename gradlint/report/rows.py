@@ -53,6 +53,8 @@ class Tally:
     """Every severity, in ``SEVERITY_ORDER``, zero included."""
     by_code: dict[str, int]
     """Codes that occur, sorted."""
+    models_uncertain: int = 0
+    """Models whose estimate covered too little of them to be trusted (``Coverage.low``)."""
 
 
 def tally(report: Report) -> Tally:
@@ -66,6 +68,7 @@ def tally(report: Report) -> Tally:
         errors=len(report.errors),
         by_severity={s: severities[s] for s in SEVERITY_ORDER},
         by_code=dict(sorted(codes.items())),
+        models_uncertain=sum(1 for m in report.models if m.estimates is not None and m.estimates.coverage.low),
     )
 
 

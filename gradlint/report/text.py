@@ -104,6 +104,8 @@ class TextReporter:
                 self._line(self.out, Text(f"  {attempt.method} failed: {one_line(attempt.error)}"))
             for line in (*meta_lines(model), *training_lines(model)):
                 self._line(self.out, Text(f"  {line}"))
+            for line in coverage_lines(model):
+                self._line(self.out, Text(f"  {line}"))
             if self.show_probe:
                 for line in probe_lines(model):
                     self._line(self.out, Text(f"  {line}"))
@@ -240,6 +242,18 @@ def training_lines(model: ModelReport) -> tuple[str, ...]:
     return (f"training check ({setting}): {check.verdict}{uncertain}: {one_line(check.reason)}; {', '.join(numbers)}",)
 
 
+def coverage_lines(model: ModelReport) -> tuple[str, ...]:
+    """What the estimate could not see of one model; () when it covered everything."""
+    est = model.estimates
+    if est is None or est.coverage.complete:
+        return ()
+    if est.coverage.low:
+        return (
+            f"estimate uncertain: it {est.coverage.summary()}; its verdict ({est.verdict.verdict}) rests on guesses",
+        )
+    return (f"estimate {est.coverage.summary()}",)
+
+
 def probe_lines(model: ModelReport) -> tuple[str, ...]:
     """The probe's verdict for one model, and the training-steps result when it ran; () without a probe."""
     probe = model.probe
@@ -329,12 +343,22 @@ def summary_line(counts: Tally) -> str:
             if counts.models_with_findings == counts.models
             else f"{counts.models_with_findings} of {_plural(counts.models, 'model')}"
         )
-        return f"Found {_plural(counts.findings, 'finding')} ({by_severity}) in {models}.{failed}"
+        return f"Found {_plural(counts.findings, 'finding')} ({by_severity}) in {models}.{failed}{_uncertain(counts)}"
     if counts.errors and not counts.models:
         return f"No models checked.{failed}"
     if counts.errors:
-        return f"No findings in {_plural(counts.models, 'model')}.{failed}"
+        return f"No findings in {_plural(counts.models, 'model')}.{failed}{_uncertain(counts)}"
+    if counts.models_uncertain:
+        # a clean report the estimate mostly could not see is not a pass (DESIGN §2c)
+        return f"No findings in {_plural(counts.models, 'model')}.{_uncertain(counts)}"
     return f"All checks passed: {_plural(counts.models, 'model')}, no findings."
+
+
+def _uncertain(counts: Tally) -> str:
+    if not counts.models_uncertain:
+        return ""
+    which = "it" if counts.models == 1 else _plural(counts.models_uncertain, "model")
+    return f" The estimate is uncertain for {which}: it could not see most of the weights."
 
 
 def _plural(n: int, noun: str, *, invariant: bool = False) -> str:

@@ -3,11 +3,59 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
+from gradlint.types.base import frozen_mapping
 from gradlint.types.training import TrainingCheck
 from gradlint.types.verdict import Verdict
+
+LOW_COVERAGE = 0.8
+"""Below this fraction of its weights covered, a model's estimate is reported as uncertain: its verdict is
+said to rest on guesses and "All checks passed" is not printed for it. An op without a rule on the main path
+(a custom norm in every block, a cell in a loop) touches nearly every weight, and such ops moved estimates by
+orders (issue #15); one on a side path (a gate, an auxiliary head) touches a few weights, and below 20 % of
+them the verdict is still read from the rest."""
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What the estimate covered of one model."""
+
+    ops: int
+    """Op nodes the estimate applied a rule to (module calls and functions on tensors)."""
+    ops_covered: int
+    """Of those, the ones with a rule that did not have to guess."""
+    weights: int
+    weights_covered: int
+    """Weights whose estimate depends on no op without a rule (a blocked weight counts as covered)."""
+    missing: tuple[tuple[str, int], ...] = ()
+    """(op kind, number of nodes) for each op kind without a rule, most frequent first."""
+    uncovered_by: Mapping[str, tuple[str, ...]] = field(default_factory=frozen_mapping)
+    """Weight name -> the op kinds without a rule that its estimate depends on (covered weights left out)."""
+
+    @property
+    def fraction(self) -> float:
+        """Fraction of the weights covered (1.0 for a model without weights)."""
+        return self.weights_covered / self.weights if self.weights else 1.0
+
+    @property
+    def low(self) -> bool:
+        return self.fraction < LOW_COVERAGE
+
+    @property
+    def complete(self) -> bool:
+        return self.ops_covered == self.ops and self.weights_covered == self.weights
+
+    def summary(self) -> str:
+        """``covered 1 of 25 weights (4%) and 30 of 55 ops; no rule for _weight_norm (24), cumsum (1)``."""
+        text = (
+            f"covered {self.weights_covered} of {self.weights} weights ({self.fraction:.0%}) "
+            f"and {self.ops_covered} of {self.ops} ops"
+        )
+        if self.missing:
+            text += "; no rule for " + ", ".join(f"{kind} ({count})" for kind, count in self.missing)
+        return text
 
 
 @dataclass(frozen=True)
@@ -43,6 +91,8 @@ class Estimates:
     training: TrainingCheck | None = None
     """The static training check for the configured optimizer (``gradlint.estimate.training``), once the api
     has run it; rules read it to state findings for that optimizer."""
+    coverage: Coverage = Coverage(0, 0, 0, 0)
+    """How much of the model the estimate covered; when ``coverage.low`` the verdict rests on guesses."""
 
     def weight(self, name: str) -> WeightEstimate:
         return self.weights_by_name[name]
