@@ -800,6 +800,134 @@ def _loop() -> tuple[nn.Module, tuple[Any, ...]]:
     return seeded(LoopCell)(), (torch.randn(16, 16, 32),)
 
 
+# --------------------------------------------------------------------------- functional forms (issue #15)
+
+
+class GPTLayerNorm(nn.Module):
+    """nanoGPT's LayerNorm: its own parameters, applied with ``F.layer_norm``."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(d))
+        self.bias = nn.Parameter(torch.zeros(d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.layer_norm(x, self.weight.shape, self.weight, self.bias, 1e-5)
+
+
+class PreNormBlocks(nn.Module):
+    def __init__(self, d: int = 64, depth: int = 3) -> None:
+        super().__init__()
+        self.norms = nn.ModuleList(GPTLayerNorm(d) for _ in range(depth))
+        self.fcs = nn.ModuleList(nn.Linear(d, d) for _ in range(depth))
+        self.head = nn.Linear(d, 32)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for norm, fc in zip(self.norms, self.fcs):
+            x = x + fc(norm(x))
+        return self.head(x)
+
+
+@case("functional-layer-norm")
+def _functional_layer_norm() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(PreNormBlocks)(), (torch.randn(16, 16, 64),)
+
+
+class FunctionalNorm(nn.Module):
+    """A conv, a functional norm with parameters of the model's own (gamma 1.5), ReLU, a conv."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self.c1 = nn.Conv2d(8, 64, 3, padding=1)
+        self.c2 = nn.Conv2d(64, 32, 3, padding=1)
+        self.gamma = nn.Parameter(torch.full((64,), 1.5))
+        self.beta = nn.Parameter(torch.zeros(64))
+        self.register_buffer("running_mean", torch.zeros(64))
+        self.register_buffer("running_var", torch.ones(64))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.c1(x)
+        if self.kind == "group":
+            h = F.group_norm(h, 8, self.gamma, self.beta)
+        elif self.kind == "batch":
+            h = F.batch_norm(h, self.running_mean, self.running_var, self.gamma, self.beta, training=True)
+        elif self.kind == "instance":
+            h = F.instance_norm(h, weight=self.gamma, bias=self.beta)
+        else:
+            channels_last = h.permute(0, 2, 3, 1)
+            if self.kind == "rms":
+                channels_last = F.rms_norm(channels_last, (64,), self.gamma)
+            else:
+                channels_last = F.layer_norm(channels_last, (64,), self.gamma, self.beta)
+            h = channels_last.permute(0, 3, 1, 2)
+        return self.c2(torch.relu(h))
+
+
+for _kind in ("group", "batch", "instance", "rms", "layer"):
+    case(f"functional-{_kind}-norm-2d")(lambda k=_kind: (seeded(FunctionalNorm)(k), (torch.randn(8, 8, 16, 16),)))
+
+
+class Reparametrized(nn.Module):
+    """Two layers under ``weight_norm`` or ``spectral_norm`` (parametrizations), ReLU between."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        wrap = {"weight": nn.utils.parametrizations.weight_norm, "spectral": nn.utils.parametrizations.spectral_norm}
+        self.fc1 = wrap[kind](nn.Linear(64, 128))
+        self.fc2 = wrap[kind](nn.Linear(128, 64))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+@case("weight-norm")
+def _weight_norm() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(Reparametrized)("weight"), (torch.randn(256, 64),)
+
+
+@case("spectral-norm")
+def _spectral_norm() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(Reparametrized)("spectral"), (torch.randn(256, 64),)
+
+
+class Unpatchify(nn.Module):
+    """DiT's and MAE's unpatchify: tokens to patches with a one-operand einsum, then a conv."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(64, 2 * 2 * 16)
+        self.conv = nn.Conv2d(16, 32, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b = x.shape[0]
+        patches = self.fc(x).reshape(b, 4, 4, 2, 2, 16)
+        return self.conv(torch.einsum("nhwpqc->nchpwq", patches).reshape(b, 16, 8, 8))
+
+
+@case("einsum-one-operand")
+def _einsum_one_operand() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(Unpatchify)(), (torch.randn(16, 16, 64),)
+
+
+class PowOfMean(nn.Module):
+    """A power of a whole-tensor statistic (a Python-float-sized scalar): ``h / h.pow(2).mean() ** 0.5``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(64, 128)
+        self.fc2 = nn.Linear(128, 64)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.fc1(x)
+        return self.fc2(h / h.pow(2).mean() ** 0.5)
+
+
+@case("pow-of-mean")
+def _pow_of_mean() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(PowOfMean)(), (torch.randn(256, 64),)
+
+
 # --------------------------------------------------------------------------- the tests
 
 
@@ -884,3 +1012,22 @@ def test_unknown_op_is_marked_uncertain(build: Callable[[], nn.Module], op: str)
     assert all(reason for _, reason in predicted.uncertain)
     for w in predicted.weights:
         assert w.log10_grad_rms is not None and math.isfinite(w.log10_grad_rms), w
+
+
+class HugePower(nn.Module):
+    """``x.mean() ** 4`` of a statistic near 1e80 (a Mamba implementation's): beyond a Python float's range."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(64, 64)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.fc(x) * 1e40
+        return h * (h.pow(2).mean() ** 4)
+
+
+def test_pow_of_a_huge_statistic_saturates_instead_of_overflowing() -> None:
+    predicted = estimate(graph_of(seeded(HugePower)(), (torch.randn(64, 64),)))
+    value = predicted.weight("fc.weight").log10_grad_rms
+    assert value is not None and value > 100  # huge or non-finite: never blocked
+    assert predicted.verdict.verdict == "exploding"

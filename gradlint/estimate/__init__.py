@@ -28,6 +28,8 @@ from gradlint.verdict import VerdictThresholds, verdict
 __all__ = ["Estimates", "NodeEstimate", "WeightEstimate", "estimate"]  # the records live in gradlint.types
 
 _LN10 = math.log(10.0)
+_SATURATED = 1e300
+"""Largest gradient variance passed on: an overflowing product stays huge instead of becoming inf·0 = NaN."""
 _FLOAT_DTYPES = ("float", "half", "bfloat16", "double", "complex")
 
 
@@ -147,8 +149,9 @@ def _backward(
                 add_weight(target, part)
             add_weight(name, value)
         for index, value in result.inputs.items():
-            if index >= len(node.inputs) or value <= 0.0 or not math.isfinite(value):
+            if index >= len(node.inputs) or not value > 0.0:  # NaN included
                 continue
+            value = min(value, _SATURATED)  # an overflow is an exploding gradient, never a blocked one
             source = node.inputs[index]
             signal = signals.get(source)
             if signal is None or signal.constant:
@@ -201,6 +204,8 @@ def _weights(graph: ModelGraph, weight_sq: Mapping[str, float]) -> tuple[WeightE
             # Hanin & Rolnick 2018: Var[ln ‖g‖²] ≈ 5β; the band is ±1σ of log10 of the RMS
             half = 0.5 * math.sqrt(5.0 * beta) / _LN10
             estimates.append(WeightEstimate(weight.name, weight.module, value, (value - half, value + half), beta))
+        elif total > 0.0:  # overflowed float64: non-finite, which the verdict reads as exploding
+            estimates.append(WeightEstimate(weight.name, weight.module, math.inf, None, beta))
         else:
             estimates.append(WeightEstimate(weight.name, weight.module, None, None, beta))
     return tuple(estimates)

@@ -30,7 +30,17 @@ class OpContext:
         return self.node.attrs
 
     def param(self, local: str) -> ParamStats | None:
-        """A parameter of the called module by its local name (``weight``, ``bias``, ``in_proj_weight``)."""
+        """A parameter of the called module by its local name (``weight``, ``bias``, ``in_proj_weight``).
+
+        For a function (``F.layer_norm(x, shape, w, b)``, ``F.batch_norm(x, mean, var, w, b)``) ``weight`` and
+        ``bias`` are the parameters among its tensor arguments, in order; buffers (running statistics) are not.
+        """
+        if self.node.op == "call_function":
+            if local not in ("weight", "bias"):
+                return None
+            affine = [name for i in self.node.inputs[1:] if (name := parameter_behind(self.graph, i)) is not None]
+            index = 0 if local == "weight" else 1
+            return effective_weight(self.graph.params, affine[index]) if index < len(affine) else None
         if self.node.module is None:
             return None
         prefix = f"{self.node.module}." if self.node.module else ""

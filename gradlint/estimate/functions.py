@@ -194,8 +194,20 @@ class EinsumOp(Op):
     """``torch.einsum`` of two operands: each output entry sums K products, K over the contracted letters
     (relative-position terms ``byhwc,hkc->byhwk``, attention written ``bhid,bhjd->bhij``)."""
 
+    def _permutes(self, ctx: OpContext) -> bool:
+        """One operand whose output only reorders its letters (DiT's and MAE's ``'nhwpqc->nchpwq'``): a permute."""
+        equation = self._equation(ctx)
+        if equation is None or len(ctx.inputs) != 1:
+            return False
+        term, output = equation.replace(" ", "").split("->")
+        return len(set(term)) == len(term) and sorted(term) == sorted(output)
+
+    @staticmethod
+    def _equation(ctx: OpContext) -> str | None:
+        return next((v for v in ctx.attrs.get("layout", ()) if isinstance(v, str) and "->" in v), None)
+
     def _plan(self, ctx: OpContext) -> tuple[int, tuple[float, float]] | None:
-        equation = next((v for v in ctx.attrs.get("layout", ()) if isinstance(v, str) and "->" in v), None)
+        equation = self._equation(ctx)
         if equation is None or "..." in equation or len(ctx.inputs) < 2:
             return None
         inputs, output = equation.replace(" ", "").split("->")
@@ -214,8 +226,11 @@ class EinsumOp(Op):
         return contracted, (uses[0], uses[1])
 
     def forward(self, ctx: OpContext) -> Signal:
+        if self._permutes(ctx):
+            return ctx.inputs[0] or Signal(q=0.0)
         plan = self._plan(ctx)
-        a, b = ctx.inputs[0] or Signal(q=0.0), ctx.inputs[1] or Signal(q=0.0)
+        a = ctx.inputs[0] or Signal(q=0.0)
+        b = ctx.inputs[1] if len(ctx.inputs) > 1 and ctx.inputs[1] is not None else Signal(q=0.0)
         if plan is None:
             self.uncertain = "einsum beyond two operands with explicit indices: assumed gain 1"
             return a
@@ -233,7 +248,7 @@ class EinsumOp(Op):
     def backward(self, ctx: OpContext, g: float) -> Backward:
         plan = self._plan(ctx)
         if plan is None:
-            return Backward(inputs={0: g})
+            return Backward(inputs={i: g for i, _ in ctx.signal_inputs()})
         _, (uses_a, uses_b) = plan
         a, b = ctx.inputs[0] or Signal(q=0.0), ctx.inputs[1] or Signal(q=0.0)
         return Backward(inputs={0: uses_a * g * b.q, 1: uses_b * g * a.q})
@@ -335,8 +350,8 @@ class PowOp(Op):
         p = self._p(ctx)
         if x.within <= 0.05 * x.q and x.q > 0:
             # nearly constant (a reduced statistic): apply the power to its value
-            value = math.sqrt(x.q)
-            return Signal(q=value ** (2 * p), mean=value**p, shared=value ** (2 * p), pos_shared=value ** (2 * p))
+            q = power(x.q, p)
+            return Signal(q=q, mean=power(x.q, p / 2), shared=q, pos_shared=q)
         if p == 2.0:
             variance = max(x.q - x.mean * x.mean, 0.0)
             # Gaussian: E[x⁴] = 3σ⁴ + 6σ²μ² + μ⁴
@@ -353,7 +368,18 @@ class PowOp(Op):
         x = ctx.inputs[0] or Signal(q=0.0)
         p = self._p(ctx)
         # d(x^p)/dx = p·x^(p-1): E[(p x^(p-1))²] ≈ p²·q^(p-1)
-        return Backward(inputs={0: g * p * p * max(x.q, 1e-30) ** (p - 1)})
+        return Backward(inputs={0: g * p * p * power(max(x.q, 1e-30), p - 1)})
+
+
+_LOG_MAX = math.log(1e300)
+
+
+def power(base: float, exponent: float) -> float:
+    """``base ** exponent`` for base >= 0 in log space: ``x.mean() ** 4`` of a large statistic saturates at
+    1e300 (far beyond any verdict threshold) instead of raising OverflowError as a Python float does."""
+    if base <= 0.0:
+        return 0.0 if exponent > 0 else (1.0 if exponent == 0 else 1e300)
+    return math.exp(max(min(exponent * math.log(base), _LOG_MAX), -_LOG_MAX))
 
 
 class ElementwiseOp(Op):

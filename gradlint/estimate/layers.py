@@ -309,11 +309,21 @@ class FeatureNormOp(Op):
     def _group_size(self, ctx: OpContext) -> int:
         shape = ctx.input_shape(0) or ()
         normalized = ctx.attrs.get("normalized_shape")
+        target = ctx.node.target if ctx.node.op == "call_function" else None
+        if target in ("layer_norm", "rms_norm") and normalized is None:
+            # F.layer_norm(x, (d,), ...): the shape is the first number argument, else the weight's
+            sizes = [v for v in ctx.attrs.get("scalars", ()) if isinstance(v, tuple) and v]
+            weight = ctx.param("weight")
+            normalized = sizes[0] if sizes else (weight.shape if weight is not None else None)
         if isinstance(normalized, tuple) and normalized:
             return numel(tuple(normalized))
-        if "num_groups" in ctx.attrs and len(shape) > 1:
-            return numel(shape[1:]) // max(int(ctx.attrs["num_groups"]), 1)
-        if len(shape) > 2 and ctx.node.module_type and "Instance" in ctx.node.module_type:
+        groups = ctx.attrs.get("num_groups")
+        if target == "group_norm" and groups is None:
+            groups = next((v for v in ctx.attrs.get("scalars", ()) if isinstance(v, int) and v > 0), 1)
+        if groups is not None and len(shape) > 1:
+            return numel(shape[1:]) // max(int(groups), 1)
+        instance = target == "instance_norm" or (ctx.node.module_type and "Instance" in ctx.node.module_type)
+        if len(shape) > 2 and instance:
             return numel(shape[2:])
         return shape[-1] if shape else 1
 

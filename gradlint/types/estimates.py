@@ -63,7 +63,8 @@ class WeightEstimate:
     name: str
     module: str
     log10_grad_rms: float | None
-    """Predicted log10 of ‖∂L/∂W‖_F / sqrt(numel); None when no gradient reaches it (blocked)."""
+    """Predicted log10 of ‖∂L/∂W‖_F / sqrt(numel); None when it is zero by construction (blocked); ``inf`` when
+    it overflows float64 (non-finite in any float dtype)."""
     band: tuple[float, float] | None
     """Finite-width spread (Hanin 2018): log-normal with variance ∝ β = Σ 1/n_j over the layers after it."""
     beta: float
