@@ -22,6 +22,7 @@ from gradlint.load.targets import may_hold_model, parse_target
 from gradlint.optimizers import optimizer_config
 from gradlint.options import LintOptions, apply_keywords
 from gradlint.probe import DEFAULT_STEPS, confirm_findings, probe
+from gradlint.probe.agreement import agreement
 from gradlint.registry import Rule
 from gradlint.report.lint_report import LintReport
 from gradlint.suppress import is_suppressed
@@ -289,7 +290,8 @@ def _lint_loaded(
         # The static result does not depend on the probe: it stays, with the probe's error beside it.
         message = str(error) + (f" {HOW_TO_REPORT}" if isinstance(error, InternalError) else "")
         return ModelReport(graph, findings, estimates=estimates, probe_error=message)
-    return ModelReport(graph, confirm_findings(findings, measured), measured, estimates)
+    compared = agreement(estimates.weights, measured.weights)
+    return ModelReport(graph, confirm_findings(findings, measured), measured, estimates, agreement=compared)
 
 
 def _unsilenced(

@@ -38,6 +38,7 @@ from gradlint.types import (
 )
 from gradlint.types.estimates import Coverage
 from gradlint.types.graph import META_NOTE
+from gradlint.types.probe import Agreement
 
 SCHEMA_VERSION = 1
 SCHEMA_RESOURCE = "schema/report-v1.json"
@@ -237,7 +238,26 @@ def _probe(model: ModelReport) -> dict[str, Any]:
         return {"probe": {"error": one_line(model.probe_error)}}
     if model.probe is None:
         return {}
-    return {"probe_verdict": model.probe.verdict, "probe": probe_to_dict(model.probe)}
+    found = {"disagreement": _disagreement(model.agreement)} if model.agreement is not None else {}
+    return {"probe_verdict": model.probe.verdict, "probe": probe_to_dict(model.probe), **found}
+
+
+def _disagreement(found: Agreement) -> dict[str, Any]:
+    return {
+        "threshold": found.threshold,
+        "weights": found.weights,
+        "count": found.count,
+        "items": [
+            {
+                "name": d.name,
+                "kind": d.kind,
+                "predicted": _log10(d.predicted),
+                "measured": _log10(d.measured),
+                "difference": _log10(d.difference),
+            }
+            for d in found.disagreements
+        ],
+    }
 
 
 def _layer(row: LayerRow, model: ModelReport) -> dict[str, Any]:

@@ -107,7 +107,7 @@ class TextReporter:
             for line in coverage_lines(model):
                 self._line(self.out, Text(f"  {line}"))
             if self.show_probe:
-                for line in probe_lines(model):
+                for line in (*probe_lines(model), *disagreement_lines(model)):
                     self._line(self.out, Text(f"  {line}"))
         self._models_rendered += 1
         rows = layer_rows(graph) if self.show_layers else ()
@@ -252,6 +252,25 @@ def coverage_lines(model: ModelReport) -> tuple[str, ...]:
             f"estimate uncertain: it {est.coverage.summary()}; its verdict ({est.verdict.verdict}) rests on guesses",
         )
     return (f"estimate {est.coverage.summary()}",)
+
+
+MAX_DISAGREEMENT_LINES = 10
+"""The most per-weight disagreements the text report lists for one model (the JSON holds all of them)."""
+
+
+def disagreement_lines(model: ModelReport) -> tuple[str, ...]:
+    """Where the probe refutes the estimate, per weight, with the count; () without a probe or when they agree."""
+    found = model.agreement
+    if found is None or not found.count:
+        return ()
+    lines = [
+        f"probe disagrees with the estimate on {found.count} of {_plural(found.weights, 'weight')} "
+        f"(> {found.threshold:g} order apart, or blocked on one side only): the estimate is not to be trusted here"
+    ]
+    lines += [f"  {d.describe()}" for d in found.disagreements[:MAX_DISAGREEMENT_LINES]]
+    if found.count > MAX_DISAGREEMENT_LINES:
+        lines.append(f"  ... and {found.count - MAX_DISAGREEMENT_LINES} more")
+    return tuple(lines)
 
 
 def probe_lines(model: ModelReport) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -137,3 +138,54 @@ class ProbeResult:
     @cached_property
     def activations_by_module(self) -> Mapping[str, ProbedActivation]:
         return {a.module: a for a in self.activations}
+
+
+DISAGREEMENT_ORDERS = 1.0
+"""More than this many orders of magnitude (log10) between prediction and measurement is a disagreement."""
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    name: str
+    predicted: float | None
+    """Predicted log10 gradient RMS; None: predicted blocked; ``inf``: predicted non-finite."""
+    measured: float | None
+    """Measured log10 gradient RMS; None: measured blocked; NaN: non-finite."""
+    kind: str
+    """``magnitude`` (both finite, too far apart), ``blocked`` (measured zero, predicted a value),
+    ``unblocked`` (predicted zero, measured a value) or ``non-finite`` (one side only)."""
+
+    @property
+    def difference(self) -> float | None:
+        """predicted - measured, in log10; None unless both are finite."""
+        if self.predicted is None or self.measured is None:
+            return None
+        if not (math.isfinite(self.predicted) and math.isfinite(self.measured)):
+            return None
+        return self.predicted - self.measured
+
+    def describe(self) -> str:
+        """``fc.weight: predicted -3.41, measured -1.20 (2.21 orders)``."""
+        text = f"{self.name}: predicted {_shown(self.predicted)}, measured {_shown(self.measured)}"
+        difference = self.difference
+        return f"{text} ({abs(difference):.2f} orders)" if difference is not None else text
+
+
+@dataclass(frozen=True)
+class Agreement:
+    weights: int
+    """Weights present on both sides."""
+    disagreements: tuple[Disagreement, ...]
+    threshold: float = DISAGREEMENT_ORDERS
+
+    @property
+    def count(self) -> int:
+        return len(self.disagreements)
+
+
+def _shown(value: float | None) -> str:
+    if value is None:
+        return "blocked"
+    if not math.isfinite(value):
+        return "non-finite"
+    return f"{value:.2f}"

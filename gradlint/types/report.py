@@ -11,7 +11,7 @@ from gradlint.types.base import SourceLocation
 from gradlint.types.estimates import Estimates
 from gradlint.types.findings import Finding
 from gradlint.types.graph import ModelGraph
-from gradlint.types.probe import ProbeResult
+from gradlint.types.probe import Agreement, ProbeResult
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class ModelReport:
     """Why ``--probe`` did not run on this model (it was built on the meta device)."""
     probe_error: str | None = None
     """Why ``--probe`` ran and failed (one line); the static result above still stands."""
+    agreement: Agreement | None = None
+    """Where the probe's measurement and the estimate disagree, per weight (when both ran)."""
 
 
 @dataclass(frozen=True)
