@@ -3,11 +3,12 @@ with gain 1 and never blocks; a weight is predicted blocked only when its gradie
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
 from gradlint.api import lint
-from gradlint.estimate import Estimates, estimate
+from gradlint.estimate import Estimates, estimate, registry
 from gradlint.probe import probe
 
 
@@ -75,9 +76,11 @@ def test_an_op_without_a_rule_passes_the_gradient_to_every_input() -> None:
     assert "maximum" in {reason.split("'")[1] for _, reason in predicted.uncertain if "'" in reason}
 
 
-def test_a_layer_without_a_rule_gives_its_own_weights_a_gradient() -> None:
+def test_a_layer_without_a_rule_gives_its_own_weights_a_gradient(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "_CELLS", ())  # LSTMCell as a layer kind without a rule
     torch.manual_seed(0)
     predicted = _estimate(WithUnknown(), (torch.randn(64, 32),))
+    assert ("LSTMCell", 1) in predicted.coverage.missing
     for name in ("inp.weight", "cell.weight_ih", "cell.weight_hh", "head.weight"):
         assert predicted.weight(name).log10_grad_rms is not None, name
 

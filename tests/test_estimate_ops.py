@@ -928,6 +928,79 @@ def _pow_of_mean() -> tuple[nn.Module, tuple[Any, ...]]:
     return seeded(PowOfMean)(), (torch.randn(256, 64),)
 
 
+class CellLoop(nn.Module):
+    """An ``nn.RNNCell`` / ``GRUCell`` / ``LSTMCell`` called once per step in a Python loop."""
+
+    def __init__(self, kind: type[nn.Module]) -> None:
+        super().__init__()
+        self.cell = kind(32, 64)
+        self.head = nn.Linear(64, 32)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.new_zeros(x.size(0), 64)
+        c = x.new_zeros(x.size(0), 64)
+        outs = []
+        for t in range(x.size(1)):
+            if isinstance(self.cell, nn.LSTMCell):
+                h, c = self.cell(x[:, t], (h, c))
+            else:
+                h = self.cell(x[:, t], h)
+            outs.append(h)
+        return self.head(torch.stack(outs, dim=1))
+
+
+for _cell in (nn.RNNCell, nn.GRUCell, nn.LSTMCell):
+    case(f"{_cell.__name__.lower()}-loop")(lambda k=_cell: (seeded(CellLoop)(k), (torch.randn(32, 12, 32),)))
+
+
+class Spatial(nn.Module):
+    """A conv, a padding or resampling layer (or function), a conv."""
+
+    def __init__(self, middle: Callable[[torch.Tensor], torch.Tensor], channels: int = 64) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(8, 64, 3, padding=1)
+        self.middle = middle
+        self.c2 = nn.Conv2d(channels, 32, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c2(self.middle(torch.relu(self.c1(x))))
+
+
+SPATIAL: dict[str, Callable[[], Spatial]] = {
+    "reflection-pad": lambda: Spatial(nn.ReflectionPad2d(2)),
+    "replication-pad": lambda: Spatial(nn.ReplicationPad2d(2)),
+    "zero-pad": lambda: Spatial(nn.ZeroPad2d(3)),
+    "functional-pad-reflect": lambda: Spatial(lambda h: F.pad(h, (2, 2, 2, 2), mode="reflect")),
+    "upsample-nearest": lambda: Spatial(nn.Upsample(scale_factor=2)),
+    "upsample-bilinear": lambda: Spatial(nn.Upsample(scale_factor=2, mode="bilinear")),
+    "interpolate-bilinear-align": lambda: Spatial(
+        lambda h: F.interpolate(h, scale_factor=2, mode="bilinear", align_corners=True)
+    ),
+    "interpolate-bicubic": lambda: Spatial(lambda h: F.interpolate(h, size=(24, 24), mode="bicubic")),
+    "pixel-shuffle": lambda: Spatial(nn.PixelShuffle(2), channels=16),
+    "pixel-unshuffle": lambda: Spatial(lambda h: F.pixel_unshuffle(h, 2), channels=256),
+}
+for _name, _build in SPATIAL.items():
+    case(_name)(lambda b=_build: (seeded(b)(), (torch.randn(8, 8, 16, 16),)))
+
+
+class OwnTable(nn.Module):
+    """``F.embedding`` with a table of the model's own: a weight of the protocol."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = nn.Parameter(torch.randn(100, 64))
+        self.fc = nn.Linear(64, 32)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.fc(F.embedding(ids, self.table))
+
+
+@case("functional-embedding")
+def _functional_embedding() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(OwnTable)(), (tokens((32, 16), 100),)
+
+
 # --------------------------------------------------------------------------- the tests
 
 

@@ -535,7 +535,13 @@ class EmbeddingOp(Op):
         return clamp(Signal(q=mean_sq(table), mean=mean_of(table), shared=common, pos_shared=common))
 
     def backward(self, ctx: OpContext, g: float) -> Backward:
-        return Backward()
+        # ``F.embedding(ids, self.table)`` with a table of the model's own is a weight of the protocol: row i
+        # sums the gradients of the positions that read it, E[G²] = (positions reading it)·g, on average
+        # numel(ids)/rows·g (a table owned by nn.Embedding is not a weight, and gets the same for nothing)
+        table = ctx.param_input(1) if ctx.node.op == "call_function" else None
+        if table is None or not table.shape:
+            return Backward()
+        return Backward(weights={table.name: numel(ctx.input_shape(0)) / max(table.shape[0], 1) * g})
 
 
 class IdentityOp(Op):

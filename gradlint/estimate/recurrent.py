@@ -115,64 +115,11 @@ class RecurrentOp(Op):
         q_h, caches = [0.0], []
         q_c, m_c = 0.0, 0.0
         for qx in q_x:
-            h_prev = q_h[-1]
-            if mode == "RNN":
-                mean, var = _pre(gates[0], size, hidden, qx, h_prev)
-                fn = activation_function(cfg["nonlinearity"], {})
-                _, second, slope = expect(fn, mean, var)
-                caches.append({"slope": slope, "qx": qx, "qh_prev": h_prev})
-                q_h.append(second)
-            elif mode == "LSTM":
-                stats = [
-                    expect(_TANH if k == 2 else _SIGMOID, *_pre(gates[k], size, hidden, qx, h_prev)) for k in range(4)
-                ]
-                (m_i, s_i, d_i), (m_f, s_f, d_f), (m_g, s_g, d_g), (m_o, s_o, d_o) = stats
-                q_c_prev, m_c_prev = q_c, m_c
-                q_c = s_f * q_c_prev + s_i * s_g + 2 * m_f * m_i * m_c_prev * m_g
-                m_c = m_f * m_c_prev + m_i * m_g
-                m_tanh_c, s_tanh_c, d_tanh_c = expect(_TANH, m_c, max(q_c - m_c * m_c, 0.0))
-                caches.append(
-                    {
-                        "qx": qx,
-                        "qh_prev": h_prev,
-                        "qc_prev": q_c_prev,
-                        "s_i": s_i,
-                        "s_f": s_f,
-                        "s_g": s_g,
-                        "s_o": s_o,
-                        "d_i": d_i,
-                        "d_f": d_f,
-                        "d_g": d_g,
-                        "d_o": d_o,
-                        "s_tanh_c": s_tanh_c,
-                        "d_tanh_c": d_tanh_c,
-                    }
-                )
-                q_h.append(s_o * s_tanh_c)
-            else:  # GRU: r, z, n
-                m_r, s_r, d_r = expect(_SIGMOID, *_pre(gates[0], size, hidden, qx, h_prev))
-                m_z, s_z, d_z = expect(_SIGMOID, *_pre(gates[1], size, hidden, qx, h_prev))
-                gate_n = gates[2]
-                q_a = size * gate_n.w_ih * qx
-                q_u = hidden * gate_n.w_hh * h_prev
-                variance = q_a + s_r * q_u + max(gate_n.bias_sq - gate_n.bias_mean**2, 0.0)
-                m_n, s_n, d_n = expect(_TANH, gate_n.bias_mean, variance)
-                one_minus_z_sq = 1 - 2 * m_z + s_z
-                caches.append(
-                    {
-                        "qx": qx,
-                        "qh_prev": h_prev,
-                        "s_r": s_r,
-                        "d_r": d_r,
-                        "s_z": s_z,
-                        "d_z": d_z,
-                        "s_n": s_n,
-                        "d_n": d_n,
-                        "q_u": q_u,
-                        "omz": one_minus_z_sq,
-                    }
-                )
-                q_h.append(one_minus_z_sq * s_n + s_z * h_prev)
+            q_next, q_c, m_c, cache = step_forward(
+                mode, cfg["nonlinearity"], gates, size, hidden, qx, q_h[-1], q_c, m_c
+            )
+            caches.append(cache)
+            q_h.append(q_next)
         return _LayerRun(q_h, caches)
 
     def backward(self, ctx: OpContext, g: float) -> Backward:
@@ -214,35 +161,111 @@ class RecurrentOp(Op):
         for t in reversed(range(steps)):
             c = run.cache[t]
             g_h = external[t] + from_next
-            if mode == "RNN":
-                g_pre = g_h * c["slope"]
-                grad_ih += g_pre * c["qx"]
-                grad_hh += g_pre * c["qh_prev"]
-                g_x[t] = hidden * gates[0].w_ih * g_pre
-                from_next = hidden * gates[0].w_hh * g_pre
-            elif mode == "LSTM":
-                g_c = g_h * c["s_o"] * c["d_tanh_c"] + g_c_next * f_next
-                g_pre = [
-                    g_c * c["s_g"] * c["d_i"],
-                    g_c * c["qc_prev"] * c["d_f"],
-                    g_c * c["s_i"] * c["d_g"],
-                    g_h * c["s_tanh_c"] * c["d_o"],
-                ]
-                grad_ih += sum(g_pre) / 4 * c["qx"]
-                grad_hh += sum(g_pre) / 4 * c["qh_prev"]
-                g_x[t] = hidden * sum(gate.w_ih * gp for gate, gp in zip(gates, g_pre))
-                from_next = hidden * sum(gate.w_hh * gp for gate, gp in zip(gates, g_pre))
-                g_c_next, f_next = g_c, c["s_f"]
-            else:  # GRU
-                g_n = g_h * c["omz"]
-                g_pre_n = g_n * c["d_n"]
-                g_u = g_pre_n * c["s_r"]
-                g_pre_r = g_pre_n * c["q_u"] * c["d_r"]
-                g_pre_z = g_h * (c["qh_prev"] + c["s_n"]) * c["d_z"]
-                grad_ih += (g_pre_r + g_pre_z + g_pre_n) / 3 * c["qx"]
-                grad_hh += (g_pre_r + g_pre_z + g_u) / 3 * c["qh_prev"]
-                g_x[t] = hidden * (gates[0].w_ih * g_pre_r + gates[1].w_ih * g_pre_z + gates[2].w_ih * g_pre_n)
-                from_next = g_h * c["s_z"] + hidden * (
-                    gates[0].w_hh * g_pre_r + gates[1].w_hh * g_pre_z + gates[2].w_hh * g_u
-                )
+            g_x[t], from_next, g_c_next, parts = step_backward(mode, gates, hidden, c, g_h, g_c_next, f_next)
+            f_next = c.get("s_f", 0.0)
+            grad_ih += parts[0]
+            grad_hh += parts[1]
         return g_x, (grad_ih, grad_hh)
+
+
+def step_forward(
+    mode: str,
+    nonlinearity: str,
+    gates: Sequence[_Gate],
+    size: int,
+    hidden: int,
+    qx: float,
+    h_prev: float,
+    q_c: float,
+    m_c: float,
+) -> tuple[float, float, float, dict]:
+    """One step: (E[h²], E[c²], E[c], what the backward needs) from the input's and the previous state's."""
+    if mode == "RNN":
+        mean, var = _pre(gates[0], size, hidden, qx, h_prev)
+        fn = activation_function(nonlinearity, {})
+        _, second, slope = expect(fn, mean, var)
+        cache = {"slope": slope, "qx": qx, "qh_prev": h_prev}
+        return second, q_c, m_c, cache
+    elif mode == "LSTM":
+        stats = [expect(_TANH if k == 2 else _SIGMOID, *_pre(gates[k], size, hidden, qx, h_prev)) for k in range(4)]
+        (m_i, s_i, d_i), (m_f, s_f, d_f), (m_g, s_g, d_g), (m_o, s_o, d_o) = stats
+        q_c_prev, m_c_prev = q_c, m_c
+        q_c = s_f * q_c_prev + s_i * s_g + 2 * m_f * m_i * m_c_prev * m_g
+        m_c = m_f * m_c_prev + m_i * m_g
+        m_tanh_c, s_tanh_c, d_tanh_c = expect(_TANH, m_c, max(q_c - m_c * m_c, 0.0))
+        cache = {
+            "qx": qx,
+            "qh_prev": h_prev,
+            "qc_prev": q_c_prev,
+            "s_i": s_i,
+            "s_f": s_f,
+            "s_g": s_g,
+            "s_o": s_o,
+            "d_i": d_i,
+            "d_f": d_f,
+            "d_g": d_g,
+            "d_o": d_o,
+            "s_tanh_c": s_tanh_c,
+            "d_tanh_c": d_tanh_c,
+        }
+        return s_o * s_tanh_c, q_c, m_c, cache
+    else:  # GRU: r, z, n
+        m_r, s_r, d_r = expect(_SIGMOID, *_pre(gates[0], size, hidden, qx, h_prev))
+        m_z, s_z, d_z = expect(_SIGMOID, *_pre(gates[1], size, hidden, qx, h_prev))
+        gate_n = gates[2]
+        q_a = size * gate_n.w_ih * qx
+        q_u = hidden * gate_n.w_hh * h_prev
+        variance = q_a + s_r * q_u + max(gate_n.bias_sq - gate_n.bias_mean**2, 0.0)
+        m_n, s_n, d_n = expect(_TANH, gate_n.bias_mean, variance)
+        one_minus_z_sq = 1 - 2 * m_z + s_z
+        cache = {
+            "qx": qx,
+            "qh_prev": h_prev,
+            "s_r": s_r,
+            "d_r": d_r,
+            "s_z": s_z,
+            "d_z": d_z,
+            "s_n": s_n,
+            "d_n": d_n,
+            "q_u": q_u,
+            "omz": one_minus_z_sq,
+        }
+        return one_minus_z_sq * s_n + s_z * h_prev, q_c, m_c, cache
+
+
+def step_backward(
+    mode: str, gates: Sequence[_Gate], hidden: int, c: dict, g_h: float, g_c_next: float, f_next: float
+) -> tuple[float, float, float, tuple[float, float]]:
+    """One step back: gradient variance at the step's input, at the previous hidden state, at the previous
+    cell state (LSTM; 0 otherwise), and the step's parts of E[(∂L/∂W_ih)²] and E[(∂L/∂W_hh)²] per sample,
+    from the gradient at its hidden output ``g_h`` and, for an LSTM, at its cell state after it."""
+    g_c = 0.0
+    if mode == "RNN":
+        g_pre = g_h * c["slope"]
+        part_ih = g_pre * c["qx"]
+        part_hh = g_pre * c["qh_prev"]
+        g_x = hidden * gates[0].w_ih * g_pre
+        from_next = hidden * gates[0].w_hh * g_pre
+    elif mode == "LSTM":
+        g_c = g_h * c["s_o"] * c["d_tanh_c"] + g_c_next * f_next
+        g_pre = [
+            g_c * c["s_g"] * c["d_i"],
+            g_c * c["qc_prev"] * c["d_f"],
+            g_c * c["s_i"] * c["d_g"],
+            g_h * c["s_tanh_c"] * c["d_o"],
+        ]
+        part_ih = sum(g_pre) / 4 * c["qx"]
+        part_hh = sum(g_pre) / 4 * c["qh_prev"]
+        g_x = hidden * sum(gate.w_ih * gp for gate, gp in zip(gates, g_pre))
+        from_next = hidden * sum(gate.w_hh * gp for gate, gp in zip(gates, g_pre))
+    else:  # GRU
+        g_n = g_h * c["omz"]
+        g_pre_n = g_n * c["d_n"]
+        g_u = g_pre_n * c["s_r"]
+        g_pre_r = g_pre_n * c["q_u"] * c["d_r"]
+        g_pre_z = g_h * (c["qh_prev"] + c["s_n"]) * c["d_z"]
+        part_ih = (g_pre_r + g_pre_z + g_pre_n) / 3 * c["qx"]
+        part_hh = (g_pre_r + g_pre_z + g_u) / 3 * c["qh_prev"]
+        g_x = hidden * (gates[0].w_ih * g_pre_r + gates[1].w_ih * g_pre_z + gates[2].w_ih * g_pre_n)
+        from_next = g_h * c["s_z"] + hidden * (gates[0].w_hh * g_pre_r + gates[1].w_hh * g_pre_z + gates[2].w_hh * g_u)
+    return g_x, from_next, g_c, (part_ih, part_hh)

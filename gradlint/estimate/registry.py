@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gradlint.estimate.attention import MultiheadAttentionOp, SdpaOp, SoftmaxOp
+from gradlint.estimate.cells import CellOp
 from gradlint.estimate.context import parameter_behind
 from gradlint.estimate.functions import (
     AddOp,
@@ -34,9 +35,12 @@ from gradlint.estimate.layers import (
     PoolOp,
 )
 from gradlint.estimate.recurrent import RecurrentOp
+from gradlint.estimate.spatial import PadOp, ResampleOp
 from gradlint.types import LayerNode, ModelGraph
 
 _BATCH_NORMS = ("BatchNorm", "SyncBatchNorm")
+_PAD_LAYERS = ("ReflectionPad", "ReplicationPad", "ZeroPad", "ConstantPad", "CircularPad")
+_CELLS = ("RNNCell", "GRUCell", "LSTMCell")
 
 _FUNCTION_RULES = {
     "add": lambda: AddOp(),
@@ -97,6 +101,23 @@ _FUNCTION_RULES = {
     "dropout": lambda: DropoutOp(),
     "native_dropout": lambda: DropoutOp(),
     "glu": lambda: GluOp(),
+    "pad": lambda: PadOp(),
+    "constant_pad_nd": lambda: PadOp("constant"),
+    "reflection_pad1d": lambda: PadOp("reflect"),
+    "reflection_pad2d": lambda: PadOp("reflect"),
+    "reflection_pad3d": lambda: PadOp("reflect"),
+    "replication_pad1d": lambda: PadOp("replicate"),
+    "replication_pad2d": lambda: PadOp("replicate"),
+    "replication_pad3d": lambda: PadOp("replicate"),
+    "interpolate": lambda: ResampleOp(),
+    "upsample": lambda: ResampleOp(),
+    "upsample_nearest1d": lambda: ResampleOp("nearest"),
+    "upsample_nearest2d": lambda: ResampleOp("nearest"),
+    "upsample_nearest3d": lambda: ResampleOp("nearest"),
+    "upsample_linear1d": lambda: ResampleOp("linear"),
+    "upsample_bilinear2d": lambda: ResampleOp("bilinear"),
+    "upsample_bicubic2d": lambda: ResampleOp("bicubic"),
+    "upsample_trilinear3d": lambda: ResampleOp("trilinear"),
     "layer_norm": lambda: FeatureNormOp(),
     "group_norm": lambda: FeatureNormOp(),
     "instance_norm": lambda: FeatureNormOp(),
@@ -151,8 +172,9 @@ _PASS_THROUGH = frozenset(
         "repeat",
         "roll",
         "flip",
-        "pad",
-        "constant_pad_nd",
+        "pixel_shuffle",  # a permutation of values between channels and positions
+        "pixel_unshuffle",
+        "channel_shuffle",
         "movedim",
         "swapaxes",
         "identity",
@@ -234,8 +256,14 @@ def _module_op(node: LayerNode) -> Op:
         return MultiheadAttentionOp()
     if role == "softmax":
         return SoftmaxOp(log=kind == "LogSoftmax")
-    if role == "reshape":
+    if role == "reshape" or kind in ("PixelShuffle", "PixelUnshuffle", "ChannelShuffle"):
         return IdentityOp()
+    if kind.startswith(_PAD_LAYERS):
+        return PadOp()
+    if kind in ("Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"):
+        return ResampleOp()
+    if kind in _CELLS:
+        return CellOp()
     return OpaqueOp(f"layer {kind} has no rule: assumed gain 1")
 
 

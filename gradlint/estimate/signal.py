@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Signal:
     sign: int = 0
     """+1 when every value is >= 0 (a ReLU's, softplus's or exp's output), -1 when every value is <= 0,
     0 when unknown: ``exp`` of a non-positive tensor is a decay factor in (0, 1], whatever its spread."""
+    state: Any = field(default=None, compare=False)
+    """What a recurrent cell carries beside its output (an ``LSTMCell``'s cell state, ``cells.CellState``)."""
 
     @property
     def within(self) -> float:

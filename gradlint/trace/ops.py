@@ -310,6 +310,10 @@ _MODULE_ATTRS = (
     "num_parameters",
     "nf",
     "nx",
+    "mode",
+    "align_corners",
+    "scale_factor",
+    "value",
 )
 
 
