@@ -29,13 +29,11 @@ from gradlint.suppress import is_suppressed
 from gradlint.trace import trace_model
 from gradlint.types import (
     Finding,
-    InputSpec,
     LoadedModel,
     ModelGraph,
     ModelReport,
     OptimizerConfig,
     TargetError,
-    dtype_name,
     frozen_mapping,
 )
 
@@ -92,6 +90,8 @@ def lint_paths(
                     input_shapes=spec_options.input_shapes,
                     input_dtype=spec_options.input_dtype,
                     meta=spec_options.meta,
+                    inputs=spec_options.inputs,
+                    input_kwargs=spec_options.input_kwargs,
                 ),
             )
         except (GradlintError, InternalError) as error:
@@ -136,11 +136,16 @@ def lint(
     model: nn.Module,
     example_inputs: Sequence[Any] | torch.Tensor | None = None,
     *,
+    example_kwargs: Mapping[str, Any] | None = None,
     options: LintOptions = LintOptions(),
     name: str | None = None,
     **overrides: Any,
 ) -> LintReport:
     """Lint a model object (a notebook, a test). Without ``example_inputs`` they are inferred from the first layer.
+
+    ``example_inputs`` are ``forward``'s positional arguments (a tensor is the one argument),
+    ``example_kwargs`` its keyword arguments; either may nest tuples, lists and dicts of tensors.
+    With ``example_kwargs`` alone the forward gets no positional argument.
 
     Keyword arguments set single options on top of ``options``, with the CLI's spellings
     relaxed for Python: ``select="GL1"`` or ``select=["GL001", "GL1"]``, ``ignore=...``,
@@ -151,6 +156,7 @@ def lint(
     The model is only read: it is traced through private copies and never changed.
     """
     from gradlint.load.inputs import resolve_inputs
+    from gradlint.load.provided import input_specs
 
     options = with_overrides(options, overrides)
     _check_meta_probe(options)
@@ -159,15 +165,12 @@ def lint(
     if isinstance(example_inputs, torch.Tensor):
         example_inputs = (example_inputs,)
     label = name or type(model).__name__
-    if example_inputs is None:
-        inputs, specs = resolve_inputs(model, None, label, options.input_shapes, options.input_dtype)
+    kwargs = frozen_mapping(example_kwargs or {})
+    if example_inputs is None and not kwargs:
+        inputs, specs, _ = resolve_inputs(model, None, label, options.input_shapes, options.input_dtype)
     else:
-        inputs = tuple(example_inputs)
-        specs = tuple(
-            InputSpec(tuple(x.shape), dtype_name(x.dtype), "example_inputs argument")
-            for x in inputs
-            if isinstance(x, torch.Tensor)
-        )
+        inputs = tuple(example_inputs or ())
+        specs = input_specs(inputs, kwargs, "example_inputs argument", "example_kwargs argument")
     loaded = LoadedModel(
         target=label,
         name=type(model).__name__,
@@ -177,6 +180,7 @@ def lint(
         inputs=specs,
         construction_sites=frozen_mapping(),
         init_records=frozen_mapping(),
+        example_kwargs=kwargs,
     )
     try:
         return LintReport((_lint_loaded(loaded, options.selected_rules(), options),))
@@ -273,6 +277,7 @@ def _lint_loaded(
             lambda: probe(
                 loaded.model,
                 loaded.example_inputs,
+                example_kwargs=loaded.example_kwargs,
                 seeds=options.probe_seeds,
                 device=options.device,
                 thresholds=options.thresholds,

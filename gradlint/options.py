@@ -519,6 +519,24 @@ OPTIONS: tuple[Option, ...] = (
         merge=_merge_input_dtype,
     ),
     Option(
+        "inputs",
+        "str | None",
+        None,
+        "forward's positional inputs as a Python expression, evaluated in the model file with torch, nn and model "
+        "bound; a tuple is the arguments, anything else the one argument: "
+        "'(torch.randint(0, 1000, (35, 8)), model.init_hidden(8))'.",
+        flag="--inputs",
+        click={"metavar": "EXPR"},
+    ),
+    Option(
+        "input_kwargs",
+        "str | None",
+        None,
+        "forward's keyword inputs as a Python expression giving a dict: \"{'context': torch.randn(2, 77, 768)}\".",
+        flag="--input-kwargs",
+        click={"metavar": "EXPR"},
+    ),
+    Option(
         "fail_on",
         "str | None",
         "info",

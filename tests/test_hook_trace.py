@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -160,7 +160,9 @@ def test_grouped_query_attention_matches_the_probe() -> None:
 
 
 def _stub(ops_read: Sequence[str], fails: bool = False) -> trace.Tracer:
-    def tracer(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]:
+    def tracer(
+        model: nn.Module, example_inputs: Sequence[Any], example_kwargs: Mapping[str, Any] | None = None
+    ) -> list[RawOp]:
         if fails:
             raise RuntimeError("cannot")
         raw = [RawOp("input_0", "placeholder", "placeholder", (), None, (4, 8), "float32")]

@@ -272,7 +272,10 @@ def test_attr_class_needing_arguments(tmp_path: Path) -> None:
         "needs.py",
         "from torch import nn\n\nclass Net(nn.Module):\n    def __init__(self, width, depth=2):\n        super().__init__()\n",
     )
-    with pytest.raises(LoadError, match=r"^needs\.py:Net: the class needs arguments \(width\); give them defaults"):
+    with pytest.raises(
+        LoadError,
+        match=r"^needs\.py:Net: the class needs arguments \(width\); give them in the target: gradlint 'needs\.py:Net\(width=\.\.\.\)'$",
+    ):
         load_target(TargetSpec("needs.py", "Net"))
 
 

@@ -160,10 +160,7 @@ def test_example_inputs_taking_the_model(tmp_path: Path) -> None:
     assert loaded.inputs[0].shape == (2, 3)
 
 
-@pytest.mark.parametrize(
-    "value",
-    ["torch.zeros(5, 3)", "(torch.zeros(5, 3),)", "[torch.zeros(5, 3), torch.zeros(5, dtype=torch.long)]"],
-)
+@pytest.mark.parametrize("value", ["torch.zeros(5, 3)", "(torch.zeros(5, 3),)", "(torch.zeros(5, 3), None, 2)"])
 def test_example_inputs_constant(tmp_path: Path, value: str) -> None:
     write(tmp_path, "const.py", MLP + f"\nEXAMPLE_INPUTS = {value}\n")
     [loaded] = load_target(TargetSpec("const.py"))
@@ -171,15 +168,31 @@ def test_example_inputs_constant(tmp_path: Path, value: str) -> None:
     assert isinstance(loaded.example_inputs, tuple)
 
 
+def test_example_inputs_list_is_one_argument(tmp_path: Path) -> None:
+    # torch.export's convention: only a tuple spreads into several positional arguments.
+    write(tmp_path, "lst.py", MLP + "\nEXAMPLE_INPUTS = [torch.zeros(5, 3), torch.zeros(5, dtype=torch.long)]\n")
+    [loaded] = load_target(TargetSpec("lst.py"))
+    assert len(loaded.example_inputs) == 1 and isinstance(loaded.example_inputs[0], list)
+    assert [(s.name, s.shape, s.dtype) for s in loaded.inputs] == [
+        ("args[0][0]", (5, 3), "float32"),
+        ("args[0][1]", (5,), "int64"),
+    ]
+
+
 def test_example_inputs_of_the_wrong_kind(tmp_path: Path) -> None:
-    write(tmp_path, "wrong.py", MLP + "\ndef example_inputs():\n    return {'x': torch.zeros(1, 3)}\n")
+    write(tmp_path, "wrong.py", MLP + "\ndef example_inputs():\n    return (torch.zeros(1, 3), object())\n")
     with pytest.raises(
-        InputError, match=r"^wrong\.py: example_inputs\(\) returned a dict; expected a tensor or a non-empty tuple"
+        InputError, match=r"^wrong\.py: example_inputs\(\) holds an object; inputs are tensors, tuples, lists"
     ):
         load_target(TargetSpec("wrong.py"))
-    write(tmp_path, "wrong2.py", MLP + "\nEXAMPLE_INPUTS = (torch.zeros(1, 3), 3)\n")
-    with pytest.raises(InputError, match=r"^wrong2\.py: EXAMPLE_INPUTS is a tuple holding int; expected"):
+    write(tmp_path, "wrong2.py", MLP + "\nEXAMPLE_INPUTS = (1, 'a')\n")
+    with pytest.raises(
+        InputError, match=r"^wrong2\.py:model: the inputs from EXAMPLE_INPUTS in wrong2\.py hold no tensor"
+    ):
         load_target(TargetSpec("wrong2.py"))
+    write(tmp_path, "wrong3.py", MLP + "\nEXAMPLE_INPUTS = ()\nEXAMPLE_KWARGS = [torch.zeros(1, 3)]\n")
+    with pytest.raises(InputError, match=r"^wrong3\.py: EXAMPLE_KWARGS gave a list; keyword inputs are a dict"):
+        load_target(TargetSpec("wrong3.py"))
 
 
 def test_example_inputs_raising(tmp_path: Path) -> None:
@@ -267,9 +280,10 @@ def test_inputs_per_model_in_a_multi_model_file(tmp_path: Path) -> None:
 
 
 def test_resolve_inputs_without_a_file() -> None:
-    values, specs = resolve_inputs(nn.GRU(3, 4, batch_first=True), None, "GRU")
+    values, specs, kwargs = resolve_inputs(nn.GRU(3, 4, batch_first=True), None, "GRU")
+    assert not kwargs
     assert specs == (InputSpec((8, 32, 3), "float32", "inferred from first layer <model> (GRU)"),)
-    values, specs = resolve_inputs(nn.Linear(3, 4), None, "Linear", [(2, 3)], "float64")
+    values, specs, _ = resolve_inputs(nn.Linear(3, 4), None, "Linear", [(2, 3)], "float64")
     assert values[0].dtype == torch.float64 and specs[0].origin == "--input-shape"
     with pytest.raises(InputError, match=r"^MyNet: cannot infer example inputs"):
         resolve_inputs(nn.LayerNorm(3), None, "MyNet")

@@ -36,9 +36,19 @@ def write(root: Path, relative: str, source: str) -> Path:
         (r"C:\models\net.py", TargetSpec(r"C:\models\net.py")),
         (r"C:\models\net.py:Net", TargetSpec(r"C:\models\net.py", "Net")),
         ("net.py:", TargetSpec("net.py:")),
-        ("net.py:1st", TargetSpec("net.py:1st")),
-        ("net.py:class", TargetSpec("net.py:class")),
+        ("net.py:1st", TargetSpec("net.py", "1st")),  # not an expression: reported by check_expression
+        ("net.py:class", TargetSpec("net.py", "class")),
         (":Net", TargetSpec(":Net")),
+        (
+            "model.py:GPT(GPTConfig(n_layer=4, n_embd=128))",
+            TargetSpec("model.py", "GPT(GPTConfig(n_layer=4, n_embd=128))"),
+        ),
+        ("train.py:Sequence().double()", TargetSpec("train.py", "Sequence().double()")),
+        ("unet/unet_model.py:UNet(3, 2)", TargetSpec("unet/unet_model.py", "UNet(3, 2)")),
+        ("m.py:Net(**{'a': 1}, t=x[1:2])", TargetSpec("m.py", "Net(**{'a': 1}, t=x[1:2])")),
+        (r"C:\models\net.py:Net(d={'k': 1})", TargetSpec(r"C:\models\net.py", "Net(d={'k': 1})")),
+        ("m.py::Net", TargetSpec("m.py", ":Net")),
+        ("dir:Net", TargetSpec("dir", "Net")),
     ],
 )
 def test_parse_target(text: str, expected: TargetSpec) -> None:
@@ -49,6 +59,33 @@ def test_parse_target_keeps_an_existing_path_with_a_colon(tmp_path: Path, monkey
     monkeypatch.chdir(tmp_path)
     (tmp_path / "odd:Net").write_text("")
     assert parse_target("odd:Net") == TargetSpec("odd:Net")
+
+
+def test_parse_target_prefers_the_existing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # "a.py:b.py:Net()" could be the file "a.py" or "a.py:b.py"; the one that exists wins.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.py:b.py").write_text("")
+    assert parse_target("a.py:b.py:Net()") == TargetSpec("a.py:b.py", "Net()")
+    assert parse_target("c.py:d.py:Net()") == TargetSpec("c.py", "d.py:Net()")
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("GPT(", r"^m\.py:GPT\(: bad model expression: '\(' was never closed at column 4$"),
+        ("1st", r"^m\.py:1st: bad model expression: invalid decimal literal"),
+        (":Net", r"^m\.py::Net: one colon separates the file and the model: m\.py:Net$"),
+    ],
+)
+def test_bad_expression_is_one_line_before_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, expression: str, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "ran.marker"
+    write(tmp_path, "m.py", TORCH_MODEL + f"open({str(marker)!r}, 'w')\n")
+    with pytest.raises(LoadError, match=message):
+        expand_targets([f"m.py:{expression}"])
+    assert not marker.exists()
 
 
 def test_target_spec_str() -> None:

@@ -69,7 +69,6 @@ The model is never modified.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from gradlint.load.construction import ConstructionRecorder
 from gradlint.load.discover import FACTORY_NAMES, FoundModel, find_models
@@ -78,7 +77,7 @@ from gradlint.load.inputs import ResolvedInputs, infer_inputs, parse_dtype, reso
 from gradlint.load.meta import BuildMode, build_within_memory
 from gradlint.load.targets import TargetSpec, expand_targets, parse_target
 from gradlint.load.zoo import load_zoo
-from gradlint.types import InputSpec, LoadedModel, frozen_mapping
+from gradlint.types import LoadedModel, frozen_mapping
 
 __all__ = [
     "FACTORY_NAMES",
@@ -101,11 +100,14 @@ def load_target(
     input_dtype: str = "float32",
     batch_size: int = 8,
     meta: bool | None = None,
+    inputs: str | None = None,
+    input_kwargs: str | None = None,
 ) -> list[LoadedModel]:
     """Import ``spec.path`` and return every model it names or holds, with example inputs.
 
     ``meta``: True builds on the meta device, False for real, None for real unless the weights
     would not fit in memory (see ``gradlint.load.meta``; a file is then imported a second time).
+    ``inputs`` / ``input_kwargs``: the ``--inputs`` / ``--input-kwargs`` expressions (see ``provided``).
     Returns ``[]`` only for a directory-mode file without a model. Raises ``LoadError``
     (bad path, syntax or import error, no model, constructor raising, ``ATTR`` not a
     model), ``InputError`` (no usable example inputs) or ``UsageError`` (bad
@@ -126,7 +128,7 @@ def load_target(
             loaded = []
             for item in found:
                 target = f"{spec.path}:{item.attr}"
-                inputs = resolve_inputs(
+                resolved = resolve_inputs(
                     item.model,
                     imported.module,
                     target,
@@ -134,9 +136,10 @@ def load_target(
                     input_dtype,
                     batch_size,
                     plan=plan,
+                    inputs=inputs,
+                    input_kwargs=input_kwargs,
                 )
-                values = mode.inputs(inputs.values)
-                loaded.append(_loaded(item, spec, target, values, inputs.specs, recorder, mode.reason(item.model)))
+                loaded.append(_loaded(item, spec, target, mode, resolved, recorder))
         return loaded
 
     return build_within_memory(attempt, meta, str(spec))
@@ -146,21 +149,21 @@ def _loaded(
     item: FoundModel,
     spec: TargetSpec,
     target: str,
-    values: tuple[Any, ...],
-    specs: tuple[InputSpec, ...],
+    mode: BuildMode,
+    inputs: ResolvedInputs,
     recorder: ConstructionRecorder,
-    meta: str | None,
 ) -> LoadedModel:
     return LoadedModel(
         target=target,
         name=type(item.model).__name__,
         source_path=spec.path,
         model=item.model,
-        example_inputs=values,
-        inputs=specs,
+        example_inputs=mode.inputs(inputs.values),
+        inputs=inputs.specs,
         construction_sites=frozen_mapping(recorder.sites_for(item.model)),
         init_records=frozen_mapping(recorder.init_records_for(item.model)),
-        meta=meta,
+        meta=mode.reason(item.model),
+        example_kwargs=frozen_mapping(mode.inputs(dict(inputs.kwargs))),
         built=item.built,
         rebuild=item.rebuild,
     )

@@ -28,7 +28,7 @@ from typing import Any
 from torch import nn
 
 from gradlint.errors import LoadError
-from gradlint.load.importer import ImportPlan, describe_exception, user_code_environment
+from gradlint.load.importer import ImportPlan, describe_exception, user_code_environment, what_failed
 from gradlint.load.recipes import (
     Recipe,
     Skipped,
@@ -38,7 +38,7 @@ from gradlint.load.recipes import (
     suggestion,
     survey,
 )
-from gradlint.load.targets import FACTORY_NAMES
+from gradlint.load.targets import FACTORY_NAMES, is_name
 
 LOOKED_FOR = (
     "module-level nn.Module instances, factories " + "/".join(FACTORY_NAMES) + ", "
@@ -69,9 +69,8 @@ def find_models(
     otherwise ``LoadError`` lists what was looked for.
     """
     if attr is not None:
-        value = _resolve(module, plan, attr)
-        rebuild = None if isinstance(value, nn.Module) else _rebuilder(value, plan, attr)
-        return [FoundModel(attr, model_from_attr(module, plan, attr), rebuild=rebuild)]
+        model, built, rebuild = model_from_target(module, plan, attr)
+        return [FoundModel(attr, model, built, rebuild)]
     for level in (_instances, _factory):
         found = level(module, tree, plan)
         if found:
@@ -98,19 +97,43 @@ def _no_model_message(plan: ImportPlan, skipped: list[Skipped], tree: ast.Module
 # -- explicit ATTR ---------------------------------------------------------------------------
 
 
-def model_from_attr(module: types.ModuleType, plan: ImportPlan, attr: str) -> nn.Module:
-    """Resolve ``path:attr``: an instance is used as is, a class or a factory is called without arguments."""
-    value = _resolve(module, plan, attr)
+def model_from_target(
+    module: types.ModuleType, plan: ImportPlan, attr: str
+) -> tuple[nn.Module, str | None, Callable[[], nn.Module] | None]:
+    """The model ``path:EXPR`` names, how it was built (None: a module-level instance used as is), and
+    how to build it again (``FoundModel.rebuild``; None for a value that is not a class or a factory).
+
+    A dotted name is looked up; any other expression is evaluated in (a copy of) the module's
+    namespace. A class or a factory, named or produced by the expression, is then called
+    without arguments.
+    """
+    value = _resolve(module, plan, attr) if is_name(attr) else _evaluate(module, plan, attr)
     target = f"{plan.display_path}:{attr}"
     if isinstance(value, nn.Module):
-        return value
+        # An expression may hand back a module that already exists (``models['a']``): calling it again
+        # would not make a fresh copy, so only a class or a factory is rebuilt.
+        return value, None if is_name(attr) else attr, None
     if inspect.isclass(value) and issubclass(value, nn.Module):
         _require_no_arguments(value, target, "the class")
-        return _build(value, plan, attr)
-    if callable(value) and not inspect.isclass(value):
+    elif callable(value):
         _require_no_arguments(value, target, "the factory")
-        return _build(value, plan, attr)
-    raise LoadError(f"{target} is {_kind(value)}, not an nn.Module, a model class or a factory")
+    else:
+        raise LoadError(f"{target} is {_kind(value)}, not an nn.Module, a model class or a factory")
+    return _build(value, plan, attr), f"{attr}()", _rebuilder(value, plan, attr)
+
+
+def _evaluate(module: types.ModuleType, plan: ImportPlan, expression: str) -> Any:
+    """``eval`` of a target expression in the file's namespace; ``LoadError`` naming what it raised."""
+    target = f"{plan.display_path}:{expression}"
+    try:
+        code = compile(expression.strip(), "<target expression>", "eval")
+    except SyntaxError as exc:
+        raise LoadError(f"{target}: bad model expression: {exc.msg}") from None
+    try:
+        # A copy, so an assignment expression cannot add names to the user's module.
+        return eval(code, dict(vars(module)))  # noqa: S307 - evaluating the user's expression is the feature
+    except (Exception, SystemExit) as exc:
+        raise LoadError(f"{target}: {what_failed('building the model', exc, plan)}") from exc
 
 
 def _resolve(module: types.ModuleType, plan: ImportPlan, attr: str) -> Any:
@@ -155,9 +178,11 @@ def _kind(value: Any) -> str:
 def _require_no_arguments(func: Callable[..., Any], target: str, what: str) -> None:
     required = required_parameters(func)
     if required:
+        path, _, attr = target.rpartition(":")
+        call = f"{attr}({', '.join(f'{name}=...' for name in required)})"
         raise LoadError(
-            f"{target}: {what} needs arguments ({', '.join(required)}); give them defaults, "
-            "or add a zero-argument factory such as build_model() and name it with PATH:build_model"
+            f"{target}: {what} needs arguments ({', '.join(required)}); "
+            f"give them in the target: gradlint '{path}:{call}'"
         )
 
 
@@ -167,7 +192,7 @@ def _build(func: Callable[..., Any], plan: ImportPlan, attr: str) -> nn.Module:
     try:
         model = func()
     except (Exception, SystemExit) as exc:
-        raise LoadError(f"{target}: building the model raised {describe_exception(exc, plan)}") from exc
+        raise LoadError(f"{target}: {what_failed('building the model', exc, plan)}") from exc
     if not isinstance(model, nn.Module):
         raise LoadError(f"{target} returned {_kind(model)}, not an nn.Module")
     return model

@@ -1,10 +1,12 @@
 """Import a user's model file the way ``python file.py`` would, minus the ``__main__`` block.
 
 * Never under the name ``__main__``, so ``if __name__ == "__main__":`` blocks do not run.
-* A file inside a package (its directory has ``__init__.py``) is imported by its dotted
-  name with the package root's parent on ``sys.path``, so relative imports work. Any
-  other file gets a synthetic name, ``gradlint_target_<stem>_<hash>``, with its own
-  directory on ``sys.path`` so sibling imports work.
+* A file inside a package (its directory has ``__init__.py``, or the file has relative
+  imports: its folders are then namespace packages) is imported by its dotted name with
+  the package root's parent on ``sys.path``, so relative imports work, and its own
+  directory after it, so absolute imports of its neighbours work too. Any other file gets
+  a synthetic name, ``gradlint_target_<stem>_<hash>``, with its own directory on
+  ``sys.path`` so sibling imports work.
 * Every load re-executes the file: loading it twice gives two independent modules.
   Sibling modules it imports by absolute name are re-imported too, so two projects
   that both have a ``utils.py`` do not see each other's.
@@ -68,6 +70,12 @@ class ImportPlan:
     package: bool
     """True when imported by dotted package name."""
 
+    @property
+    def own_directory(self) -> str:
+        """The file's folder, also on ``sys.path`` for a package file: scripts inside packages often import
+        their neighbours by absolute name (``from unet_parts import *``)."""
+        return os.path.dirname(self.abs_path)
+
 
 def plan_import(path: str) -> ImportPlan:
     """Decide the module name and ``sys.path`` entry for ``path``; ``LoadError`` if it is not a Python file."""
@@ -77,7 +85,12 @@ def plan_import(path: str) -> ImportPlan:
     stem = filename[: -len(".py")]
     package_parts: list[str] = []
     root = directory
-    while os.path.isfile(os.path.join(root, "__init__.py")) and os.path.basename(root).isidentifier():
+    # A file with relative imports (``from .unet_parts import *``) is part of its folder's package even
+    # without an ``__init__.py``: the folders it reaches up through are imported as namespace packages.
+    levels = _relative_import_levels(abs_path)
+    while os.path.basename(root).isidentifier() and (
+        os.path.isfile(os.path.join(root, "__init__.py")) or len(package_parts) < levels
+    ):
         package_parts.insert(0, os.path.basename(root))
         root = os.path.dirname(root)
     if package_parts and stem.isidentifier():
@@ -86,6 +99,16 @@ def plan_import(path: str) -> ImportPlan:
     digest = hashlib.sha1(abs_path.encode()).hexdigest()[:8]
     safe_stem = "".join(c if c.isalnum() else "_" for c in stem)
     return ImportPlan(path, abs_path, f"gradlint_target_{safe_stem}_{digest}", directory, package=False)
+
+
+def _relative_import_levels(abs_path: str) -> int:
+    """How many package levels the file's relative imports reach (``from ..x import y``: 2); 0 for none."""
+    try:
+        with open(abs_path, "rb") as handle:
+            tree = ast.parse(handle.read())
+    except (OSError, SyntaxError, ValueError):
+        return 0  # a syntax error is reported when the file is imported
+    return max((node.level for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)), default=0)
 
 
 def plan_for_module(module: types.ModuleType) -> ImportPlan:
@@ -101,7 +124,8 @@ def user_code_environment(plan: ImportPlan) -> Iterator[None]:
     saved_bytecode = sys.dont_write_bytecode
     saved_dtype = torch.get_default_dtype()
     saved_grad = torch.is_grad_enabled()
-    sys.path.insert(0, plan.sys_path_entry)
+    entries = list(dict.fromkeys([plan.sys_path_entry, plan.own_directory]))
+    sys.path[:0] = entries
     sys.argv = [plan.abs_path]
     sys.dont_write_bytecode = True  # a linter must not litter the user's tree with __pycache__
     try:
@@ -113,8 +137,9 @@ def user_code_environment(plan: ImportPlan) -> Iterator[None]:
         sys.dont_write_bytecode = saved_bytecode
         torch.set_default_dtype(saved_dtype)
         torch.set_grad_enabled(saved_grad)
-        with contextlib.suppress(ValueError):
-            sys.path.remove(plan.sys_path_entry)
+        for entry in entries:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(entry)
 
 
 @dataclass(frozen=True)
@@ -223,6 +248,8 @@ def _evict_stale_siblings(plan: ImportPlan, tree: ast.Module) -> None:
     never evicted; a package named like one of them is an error.
     """
     package_top = plan.module_name.split(".")[0] if plan.package else None
+    if package_top is not None:
+        _evict_foreign_namespace(package_top, os.path.join(plan.sys_path_entry, package_top))
     names = {name.split(".")[0] for name in imported_modules(tree)} | ({package_top} if package_top else set())
     for top in sorted(names):
         own_file = _sibling_file(plan.sys_path_entry, top)
@@ -237,6 +264,17 @@ def _evict_stale_siblings(plan: ImportPlan, tree: ast.Module) -> None:
                 f"{plan.display_path}: cannot import it as {plan.module_name}: the package name {top!r} is taken "
                 f"by the already imported {_module_file(cached) or 'built-in module'}; rename the package"
             )
+
+
+def _evict_foreign_namespace(top: str, directory: str) -> None:
+    """Drop a cached namespace package ``top`` (a folder without ``__init__.py``) that lives elsewhere."""
+    cached = sys.modules.get(top)
+    if cached is None or getattr(cached, "__file__", None) is not None or not hasattr(cached, "__path__"):
+        return
+    if os.path.realpath(directory) in {os.path.realpath(p) for p in cached.__path__}:
+        return
+    for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+        del sys.modules[name]
 
 
 def _sibling_file(directory: str, name: str) -> str | None:

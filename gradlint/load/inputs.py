@@ -1,34 +1,38 @@
 """Example inputs for a loaded model.
 
-Precedence: ``--input-shape`` (with ``--input-dtype``) > the file's ``example_inputs()``
-or ``EXAMPLE_INPUTS`` > inferred (see ``inference``: candidates from the model's layers,
-checked by forwards on a meta copy). Inputs the user gave are not checked here: whether
-they fit the model is the trace stage's business.
+Positional inputs, by precedence: ``--inputs EXPR`` > ``--input-shape`` (with ``--input-dtype``) >
+the file's ``example_inputs()`` or ``EXAMPLE_INPUTS`` > none when keyword inputs were given > inferred
+(see ``inference``: candidates from the model's layers, checked by forwards on a meta copy). Keyword
+inputs: ``--input-kwargs EXPR`` > the file's ``example_kwargs()`` or ``EXAMPLE_KWARGS`` > none (see
+``provided`` for the conventions). Inputs the user gave are not checked here: whether they fit the
+model is the trace stage's business.
 """
 
 from __future__ import annotations
 
-import inspect
 import types
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
 from gradlint.errors import InputError, UsageError
-from gradlint.load.importer import ImportPlan, describe_exception, plan_for_module
+from gradlint.load.importer import ImportPlan, plan_for_module
 from gradlint.load.inference import DEFAULT_INT_HIGH, Arg, Draw, first_guess, first_layer, search
-from gradlint.types import InputSpec, dtype_name
+from gradlint.load.provided import Provided, file_args, file_kwargs, from_expressions, input_specs
+from gradlint.types import InputSpec, frozen_mapping
 
 _SEED = 0
 
 
 class ResolvedInputs(NamedTuple):
-    """Example inputs and their descriptions; unpacks as ``values, specs``."""
+    """Example inputs and their descriptions; unpacks as ``values, specs, kwargs``."""
 
     values: tuple[Any, ...]
     specs: tuple[InputSpec, ...]
+    kwargs: Mapping[str, Any] = frozen_mapping()
+    """Keyword arguments of ``forward``."""
 
 
 def parse_dtype(text: str) -> torch.dtype:
@@ -50,22 +54,46 @@ def resolve_inputs(
     batch_size: int = 8,
     *,
     plan: ImportPlan | None = None,
+    inputs: str | None = None,
+    input_kwargs: str | None = None,
 ) -> ResolvedInputs:
     """Example inputs for ``model``, in the precedence above.
 
     ``module`` is the model's file (None for a model object with no file: the file
     stage is skipped); ``plan`` says how its path is shown, by default relative to the
-    working directory. ``target`` names the model in messages. Raises ``InputError``
-    when the file's inputs are malformed or nothing fits, ``UsageError`` for a bad
-    ``input_dtype`` or shape.
+    working directory. ``target`` names the model in messages. ``inputs`` / ``input_kwargs``
+    are the ``--inputs`` / ``--input-kwargs`` expressions. Raises ``InputError`` when the
+    given inputs are malformed or nothing fits, ``UsageError`` for a bad ``input_dtype`` or
+    shape, or for ``inputs`` together with ``input_shapes``.
     """
-    if input_shapes:
-        return _from_shapes(model, input_shapes, parse_dtype(input_dtype))
-    if module is not None:
-        from_file = _from_file(model, module, plan or plan_for_module(module))
-        if from_file is not None:
-            return from_file
-    return infer_inputs(model, batch_size, target=target)
+    if inputs is not None and input_shapes:
+        raise UsageError("--inputs and --input-shape both give the positional inputs; drop one of them")
+    if module is not None and plan is None:
+        plan = plan_for_module(module)
+    expressions = inputs is not None or input_kwargs is not None
+    given = from_expressions(inputs, input_kwargs, model, module, plan) if expressions else Provided()
+    in_file = module is not None and plan is not None
+    kwargs, kwargs_origin = given.kwargs, given.kwargs_origin
+    if kwargs is None and in_file:
+        from_module = file_kwargs(model, module, plan)
+        kwargs, kwargs_origin = from_module.kwargs, from_module.kwargs_origin
+    kwargs = kwargs or frozen_mapping()
+    from_module = file_args(model, module, plan) if given.args is None and not input_shapes and in_file else Provided()
+    if given.args is not None:
+        args, args_origin = given.args, given.args_origin
+    elif input_shapes:
+        args, args_origin = _from_shapes(model, input_shapes, parse_dtype(input_dtype)).values, "--input-shape"
+    elif from_module.args is not None:
+        args, args_origin = from_module.args, from_module.args_origin
+    elif kwargs:
+        args, args_origin = (), ""
+    else:
+        return infer_inputs(model, batch_size, target=target)
+    specs = input_specs(args, kwargs, args_origin, kwargs_origin)
+    if not specs:
+        where = args_origin or kwargs_origin
+        raise InputError(f"{target}: the inputs from {where} hold no tensor; a model is linted on tensor inputs")
+    return ResolvedInputs(args, specs, kwargs)
 
 
 # -- --input-shape -----------------------------------------------------------------------------
@@ -82,65 +110,6 @@ def _from_shapes(model: nn.Module, shapes: Sequence[tuple[int, ...]], dtype: tor
             raise UsageError(f"--input-shape {','.join(map(str, shape))}: every size must be a positive integer")
         draws.append(Draw(tuple(shape), dtype, high))
     return _materialise(model, draws, "--input-shape")
-
-
-# -- example_inputs() / EXAMPLE_INPUTS ---------------------------------------------------------
-
-
-def _from_file(model: nn.Module, module: types.ModuleType, plan: ImportPlan) -> ResolvedInputs | None:
-    provider = getattr(module, "example_inputs", None)
-    if provider is not None:
-        if not callable(provider):
-            return _from_value(provider, plan, "example_inputs")
-        return _from_value(_call_provider(provider, model, plan), plan, "example_inputs()")
-    if hasattr(module, "EXAMPLE_INPUTS"):
-        return _from_value(module.EXAMPLE_INPUTS, plan, "EXAMPLE_INPUTS")
-    return None
-
-
-def _call_provider(provider: Any, model: nn.Module, plan: ImportPlan) -> Any:
-    try:
-        required = [
-            p
-            for p in inspect.signature(provider).parameters.values()
-            if p.default is inspect.Parameter.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
-    except (TypeError, ValueError):
-        required = []
-    if len(required) > 1:
-        raise InputError(
-            f"{plan.display_path}: example_inputs() takes {len(required)} arguments; it may take none, or one: the model"
-        )
-    try:
-        return provider(model) if required else provider()
-    except (Exception, SystemExit) as exc:
-        raise InputError(f"{plan.display_path}: example_inputs() raised {describe_exception(exc, plan)}") from exc
-
-
-def _from_value(value: Any, plan: ImportPlan, label: str) -> ResolvedInputs:
-    tensors = (value,) if isinstance(value, torch.Tensor) else value
-    if (
-        not isinstance(tensors, (tuple, list))
-        or not tensors
-        or not all(isinstance(item, torch.Tensor) for item in tensors)
-    ):
-        verb = "returned" if label.endswith("()") else "is"
-        raise InputError(
-            f"{plan.display_path}: {label} {verb} {_describe(value)}; expected a tensor or a non-empty tuple "
-            "of tensors (the positional arguments of forward)"
-        )
-    values = tuple(tensors)
-    origin = f"{label} in {plan.display_path}"
-    return ResolvedInputs(values, tuple(InputSpec(tuple(t.shape), dtype_name(t.dtype), origin) for t in values))
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, (tuple, list)):
-        if not value:
-            return f"an empty {type(value).__name__}"
-        kinds = sorted({type(item).__name__ for item in value if not isinstance(item, torch.Tensor)})
-        return f"a {type(value).__name__} holding {', '.join(kinds)}"
-    return f"a {type(value).__name__}"
 
 
 # -- inference -----------------------------------------------------------------------------------
@@ -183,8 +152,7 @@ def _materialise(model: nn.Module, args: Sequence[Arg], origin: str) -> Resolved
     generator = torch.Generator().manual_seed(_SEED)  # the same inputs on every run
     device = _model_device(model)
     values = tuple(_value(a, generator, device) for a in args)
-    specs = tuple(InputSpec(tuple(t.shape), dtype_name(t.dtype), origin) for t in _leaves(values))
-    return ResolvedInputs(values, specs)
+    return ResolvedInputs(values, input_specs(values, {}, origin, ""))
 
 
 def _value(arg: Arg, generator: torch.Generator, device: torch.device) -> Any:
@@ -193,10 +161,6 @@ def _value(arg: Arg, generator: torch.Generator, device: torch.device) -> Any:
     if isinstance(arg, Draw):
         return _draw(arg, generator, device)
     return tuple(_value(a, generator, device) for a in arg)  # an LSTM's (h, c)
-
-
-def _leaves(values: Sequence[Any]) -> list[torch.Tensor]:
-    return [t for v in values if v is not None for t in ([v] if isinstance(v, torch.Tensor) else _leaves(v))]
 
 
 def _draw(draw: Draw, generator: torch.Generator, device: torch.device) -> torch.Tensor:

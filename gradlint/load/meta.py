@@ -39,11 +39,13 @@ from typing import Any, TypeVar
 
 import torch
 from torch import nn
+from torch.utils._pytree import tree_map_only
 
 from gradlint.errors import GradlintError, LoadError
 from gradlint.load.construction import ConstructionRecorder, MemoryBudgetExceeded
 
 T = TypeVar("T")
+_Inputs = TypeVar("_Inputs")
 
 BUDGET_FRACTION = 0.7
 """Share of the available memory the weights may take: the lint itself, and the libraries, need the rest."""
@@ -84,9 +86,10 @@ def too_large_reason(model: nn.Module, budget: int) -> str:
     )
 
 
-def on_meta(values: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The example inputs as meta tensors of the same shapes and dtypes (a meta model cannot mix devices)."""
-    return tuple(v.to("meta") if isinstance(v, torch.Tensor) else v for v in values)
+def on_meta(values: _Inputs) -> _Inputs:
+    """The example inputs, nested ones too, as meta tensors of the same shapes and dtypes (a meta model
+    cannot mix devices)."""
+    return tree_map_only(torch.Tensor, lambda t: t.to("meta"), values)
 
 
 def is_meta(model: nn.Module) -> bool:
@@ -122,7 +125,7 @@ class BuildMode:
             return contextlib.nullcontext()
         return _weights_on_meta() if self.weights_only else torch.device("meta")
 
-    def inputs(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
+    def inputs(self, values: _Inputs) -> _Inputs:
         return on_meta(values) if self.meta else values
 
     def reason(self, model: nn.Module) -> str | None:

@@ -85,26 +85,60 @@ def split_zoo_target(text: str) -> ZooName | None:
 
 
 def parse_target(text: str) -> TargetSpec:
-    """Split ``PATH[:ATTR]``.
+    """Split ``PATH[:EXPR]``.
 
-    The split happens at the last colon, and only when what follows is a Python
-    identifier (dots allowed, ``module_var.submodel``) and the whole text is not an
-    existing path, so ``C:\\models\\net.py`` or ``odd:name.py`` stay paths.
+    ``EXPR`` is a name (``Net``, ``module_var.submodel``) or any Python expression evaluated in the
+    file's namespace (``GPT(GPTConfig(n_layer=4))``, ``Sequence().double()``), so it may hold colons
+    itself (``Net(**{'a': 1})``, slices). The split is at the first colon that follows ``.py`` in a
+    prefix naming an existing file, else at the first colon that follows ``.py``; a text that is an
+    existing path, or has no such colon and no ``:NAME`` tail, stays a path, so ``C:\\models\\net.py``
+    and ``odd:name.py`` stay paths. Nothing is checked here: an expression that does not parse is
+    reported when the target is expanded (``check_expression``).
     ``torchvision:NAME``, ``timm:NAME`` and ``hf:CONFIG[:CLASS]`` name library models (see ``zoo``).
     """
     zoo = split_zoo_target(text)
     if zoo is not None:
         path = text if zoo.cls is None else text[: -len(zoo.cls) - 1]
         return TargetSpec(path, zoo.cls, zoo=zoo.family)
+    if os.path.exists(text):
+        return TargetSpec(text)
+    split = _py_colon(text)
+    if split is not None:
+        return TargetSpec(text[:split], text[split + 1 :])
     head, sep, tail = text.rpartition(":")
-    if sep and head and _is_attr(tail) and not os.path.exists(text):
+    if sep and head and is_name(tail):
         return TargetSpec(head, tail)
     return TargetSpec(text)
 
 
-def _is_attr(text: str) -> bool:
+def _py_colon(text: str) -> int | None:
+    """Index of the colon ending ``PATH.py`` (see ``parse_target``); None when there is none to split at."""
+    positions = [m.start() + 3 for m in re.finditer(r"\.py:", text, flags=re.IGNORECASE)]
+    positions = [i for i in positions if text[i + 1 :].strip()]
+    if not positions:
+        return None
+    return next((i for i in positions if os.path.isfile(text[:i])), positions[0])
+
+
+def is_name(text: str) -> bool:
+    """Whether ``text`` is a dotted name (``Net``, ``holder.encoder``) rather than a larger expression."""
     parts = text.split(".")
     return all(part.isidentifier() and not keyword.iskeyword(part) for part in parts)
+
+
+def check_expression(spec: TargetSpec) -> None:
+    """``LoadError`` (one line) when the ``EXPR`` of ``PATH:EXPR`` is not a Python expression."""
+    if spec.attr is None or spec.zoo is not None or is_name(spec.attr):
+        return
+    if spec.attr.startswith(":"):
+        raise LoadError(
+            f"{spec.path}::{spec.attr[1:]}: one colon separates the file and the model: {spec.path}:{spec.attr[1:]}"
+        )
+    try:
+        ast.parse(spec.attr.strip(), mode="eval")
+    except SyntaxError as exc:
+        column = f" at column {exc.offset}" if exc.offset else ""
+        raise LoadError(f"{spec}: bad model expression: {exc.msg}{column}") from None
 
 
 def expand_targets(texts: Iterable[str]) -> list[TargetSpec]:
@@ -142,6 +176,7 @@ def _expand_one(spec: TargetSpec) -> list[TargetSpec]:
             )
         return [TargetSpec(path, None, from_directory=True) for path in _model_files(spec.path)]
     check_file(spec.path)
+    check_expression(spec)
     return [spec]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import torch
@@ -14,7 +14,7 @@ from gradlint.errors import GradlintError, UsageError
 from gradlint.optimizers import optimizer_config
 from gradlint.probe.deadline import Deadline
 from gradlint.probe.device import available_memory, resolve_device, seeded_rng
-from gradlint.probe.io import call_model, protocol_inputs
+from gradlint.probe.io import CallArgs, call_model, protocol_inputs
 from gradlint.probe.memory import (
     activations_by_forward,
     activations_from_graph,
@@ -40,6 +40,7 @@ def probe(
     model: nn.Module,
     example_inputs: Any,
     *,
+    example_kwargs: Mapping[str, Any] | None = None,
     seeds: Sequence[int] = DEFAULT_SEEDS,
     device: str | torch.device = "auto",
     thresholds: VerdictThresholds = VerdictThresholds(),
@@ -54,7 +55,8 @@ def probe(
     """Measure per-weight gradient RMS by the reference protocol (DESIGN §2) and judge it.
 
     Works on ``copy.deepcopy(model)`` in ``train()`` mode on ``device`` (``auto``: CUDA when
-    available); ``model`` and ``example_inputs`` are left exactly as they were, and so is the
+    available); ``example_kwargs`` are ``forward``'s keyword arguments (any nesting, like the positional
+    ones). ``model`` and the inputs are left exactly as they were, and so is the
     global RNG state. Each floating input is replaced by N(0, 1) from a CPU generator seeded
     by the seed; dropout draws from the global RNG, seeded the same way inside a fork.
     All floating parameters of the copy take gradients, frozen ones included: the protocol
@@ -80,6 +82,9 @@ def probe(
     dev = resolve_device(device)
     if isinstance(example_inputs, torch.Tensor):
         example_inputs = (example_inputs,)
+    if example_kwargs:
+        args = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
+        example_inputs = CallArgs(args, dict(example_kwargs))
     deadline = Deadline(timeout_s)
     source_device = _model_device(model)
     # Memory on the target device, read before anything of ours is put there.

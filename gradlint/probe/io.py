@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -35,8 +35,18 @@ def _randomize(tensor: torch.Tensor, generator: torch.Generator, device: torch.d
     return tensor.detach().to(device=device, copy=True)
 
 
+class CallArgs(NamedTuple):
+    """Positional and keyword arguments of one forward call, as one value the input walks recurse into."""
+
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
 def call_model(model: nn.Module, inputs: Any) -> Any:
-    """``model(*inputs)`` for a tuple or list, ``model(**inputs)`` for a mapping, else ``model(inputs)``."""
+    """``model(*args, **kwargs)`` for ``CallArgs``, ``model(*inputs)`` for a tuple or list, ``model(**inputs)``
+    for a mapping, else ``model(inputs)``."""
+    if isinstance(inputs, CallArgs):
+        return model(*inputs.args, **inputs.kwargs)
     if isinstance(inputs, Mapping):
         return model(**inputs)
     if isinstance(inputs, (tuple, list)) and not hasattr(inputs, "_fields"):

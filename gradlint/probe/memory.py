@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from gradlint.errors import GradlintError
-from gradlint.probe.io import to_meta
+from gradlint.probe.io import CallArgs, to_meta
 from gradlint.probe.result import MemoryEstimate
 from gradlint.trace.copies import meta_copy
 from gradlint.types import ModelGraph
@@ -102,6 +102,8 @@ def activations_from_graph(graph: ModelGraph) -> int | None:
 
 def _split_args(inputs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
     # The same calling convention as io.call_model, in functional_call's (args, kwargs) form.
+    if isinstance(inputs, CallArgs):
+        return tuple(inputs.args), dict(inputs.kwargs)
     if isinstance(inputs, Mapping):
         return (), dict(inputs)
     if isinstance(inputs, (tuple, list)) and not hasattr(inputs, "_fields"):

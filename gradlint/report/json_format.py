@@ -27,6 +27,7 @@ from gradlint.report.paths import display_path
 from gradlint.report.rows import LayerRow, layer_rows, one_line, tally
 from gradlint.types import (
     Finding,
+    InputSpec,
     ModelReport,
     NonFiniteSite,
     ProbeResult,
@@ -143,7 +144,8 @@ def _model(model: ModelReport) -> dict[str, Any]:
             "method": graph.trace.method,
             "fallbacks": [{"method": a.method, "error": one_line(a.error)} for a in graph.trace.failed],
         },
-        "inputs": [{"shape": list(i.shape), "dtype": i.dtype, "origin": i.origin} for i in graph.inputs],
+        "inputs": [_input(i) for i in graph.inputs],
+        **({"built": graph.built} if graph.built is not None else {}),
         "parameters": graph.parameter_count,
         "train_mode": graph.training,
         "training": _training(model),
@@ -154,6 +156,11 @@ def _model(model: ModelReport) -> dict[str, Any]:
         **_estimate(model),
         **_probe(model),
     }
+
+
+def _input(spec: InputSpec) -> dict[str, Any]:
+    named = {"name": spec.name} if spec.name is not None else {}
+    return {"shape": list(spec.shape), "dtype": spec.dtype, "origin": spec.origin, **named}
 
 
 def _estimate(model: ModelReport) -> dict[str, Any]:

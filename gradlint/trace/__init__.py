@@ -21,7 +21,7 @@ parameters but own their buffers (see ``copies``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from torch import nn
@@ -38,7 +38,7 @@ from gradlint.trace.timm_trace import NotApplicable, trace_fx_timm
 from gradlint.trace.weights import collect_weights, tensor_health
 from gradlint.types import LoadedModel, ModelGraph, TraceAttempt, TraceInfo, frozen_mapping, nearest_site
 
-Tracer = Callable[[nn.Module, Sequence[Any]], list[RawOp]]
+Tracer = Callable[[nn.Module, Sequence[Any], Mapping[str, Any]], list[RawOp]]
 METHODS: tuple[tuple[str, Tracer], ...] = (
     ("fx", trace_fx),
     ("fx-timm", trace_fx_timm),
@@ -57,7 +57,7 @@ def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None) -> Mo
     """A graph that missed parameters while a later method remained: (method, ops, parameters missed)."""
     for position, (name, tracer) in enumerate(chosen):
         try:
-            attempt = tracer(loaded.model, loaded.example_inputs)
+            attempt = tracer(loaded.model, loaded.example_inputs, loaded.example_kwargs)
         except ForwardFailure as failure:
             if not needs_values(failure, loaded.model):
                 raise InputError(_inputs_do_not_fit(loaded, failure)) from failure
@@ -111,6 +111,7 @@ def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None) -> Mo
         parameter_count=sum(p.numel() for p in model.parameters()),
         training=model.training,
         meta=loaded.meta or ("its weights are on the meta device" if on_meta else None),
+        built=loaded.built,
     )
 
 

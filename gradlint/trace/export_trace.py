@@ -11,7 +11,7 @@ import contextlib
 import inspect
 import io
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -48,10 +48,13 @@ def _quiet_torch_logs() -> Iterator[None]:
         logging.disable(previous)
 
 
-def trace_export(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]:
+def trace_export(
+    model: nn.Module, example_inputs: Sequence[Any], example_kwargs: Mapping[str, Any] | None = None
+) -> list[RawOp]:
+    kwargs = {**_export_kwargs(model), **(example_kwargs or {})}
     with _quiet_torch_logs():
         # on a copy: the forward runs on fake tensors, and whatever it caches on ``self`` must not reach the user's model
-        program = torch.export.export(shared_copy(model), tuple(example_inputs), _export_kwargs(model), strict=False)
+        program = torch.export.export(shared_copy(model), tuple(example_inputs), kwargs, strict=False)
     signature = program.graph_signature
     state_inputs = {**signature.inputs_to_parameters, **signature.inputs_to_buffers}
     state_inputs.update(getattr(signature, "inputs_to_lifted_tensor_constants", {}) or {})

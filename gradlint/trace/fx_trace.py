@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -25,24 +25,61 @@ class _Tracer(fx.Tracer):
         return ops.is_layer(m)
 
 
-def _concrete_args(model: nn.Module, example_inputs: Sequence[Any]) -> dict[str, Any] | None:
-    """Forward arguments beyond the example inputs keep their defaults (``mask=None``), so ``if mask is not None`` traces."""
+def _forward_parameters(model: nn.Module) -> list[inspect.Parameter] | None:
+    """``forward``'s named parameters in order, fx's placeholders; None when the signature cannot be read."""
     try:
         signature = inspect.signature(model.forward)
     except (TypeError, ValueError):
         return None
-    params = [p for p in signature.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    concrete = {p.name: p.default for p in params[len(example_inputs) :] if p.default is not inspect.Parameter.empty}
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p for p in signature.parameters.values() if p.kind in kinds]
+
+
+def _concrete_args(
+    model: nn.Module, example_inputs: Sequence[Any], example_kwargs: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """Forward arguments the example inputs do not give keep their defaults (``mask=None``), so ``if mask is not None`` traces."""
+    params = _forward_parameters(model)
+    if params is None:
+        return None
+    concrete = {
+        p.name: p.default
+        for p in params[len(example_inputs) :]
+        if p.default is not inspect.Parameter.empty and p.name not in example_kwargs
+    }
     return concrete or None
 
 
-def trace_fx(model: nn.Module, example_inputs: Sequence[Any], tracer: fx.Tracer | None = None) -> list[RawOp]:
+def _placeholder_values(
+    model: nn.Module, example_inputs: Sequence[Any], example_kwargs: Mapping[str, Any]
+) -> list[Any]:
+    """The values of fx's placeholders, in order: keyword inputs put in their parameter's place."""
+    values = list(example_inputs)
+    params = _forward_parameters(model)
+    if not example_kwargs or params is None:
+        return values
+    unknown = sorted(set(example_kwargs) - {p.name for p in params})
+    if unknown:
+        raise TypeError(f"forward() got an unexpected keyword argument {unknown[0]!r}")
+    last = max(i for i, p in enumerate(params) if p.name in example_kwargs)
+    for p in params[len(values) : last + 1]:
+        values.append(example_kwargs.get(p.name, p.default))
+    return values
+
+
+def trace_fx(
+    model: nn.Module,
+    example_inputs: Sequence[Any],
+    example_kwargs: Mapping[str, Any] | None = None,
+    tracer: fx.Tracer | None = None,
+) -> list[RawOp]:
     """Trace with ``tracer`` (default: gradlint's, which keeps known layers whole) and propagate shapes."""
+    kwargs = example_kwargs or {}
     tracer = tracer if tracer is not None else _Tracer()
     # Tracing runs the forward with proxies: one that caches on ``self`` (``self.freqs_cis = ...``) must do it on a copy.
-    graph = tracer.trace(shared_copy(model), concrete_args=_concrete_args(model, example_inputs))
+    graph = tracer.trace(shared_copy(model), concrete_args=_concrete_args(model, example_inputs, kwargs))
     _refuse_hidden_weights(graph, model)
-    values = _propagate(model, graph, example_inputs)
+    values = _propagate(model, graph, _placeholder_values(model, example_inputs, kwargs))
     raw: list[RawOp] = []
     for node in graph.nodes:
         if node.op == "placeholder" and node.name not in values:
@@ -124,7 +161,7 @@ class _Recorder(fx.Interpreter):
 
 
 def _propagate(model: nn.Module, graph: fx.Graph, example_inputs: Sequence[Any]) -> dict[str, Any]:
-    """Shapes of every node: on the meta device when it can, else with a real forward on a private copy."""
+    """Shapes of every node (``example_inputs``: the placeholders' values, in order): on the meta device when it can, else with a real forward on a private copy."""
     try:
         recorder = _Recorder(meta_copy(model), graph)
         with torch.no_grad():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -132,7 +132,9 @@ class _Watcher(TorchFunctionMode):
         self.produced(op_name, target)
 
 
-def trace_hooks(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]:
+def trace_hooks(
+    model: nn.Module, example_inputs: Sequence[Any], example_kwargs: Mapping[str, Any] | None = None
+) -> list[RawOp]:
     copy = shared_copy(model)
     watcher = _Watcher()
     watcher.watch_state(copy)
@@ -171,13 +173,14 @@ def trace_hooks(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]:
             handles.append(module.register_forward_hook(leave(path), always_call=True))
     # the forward may change its inputs in place (``x.mul_(scale)``): the caller's are read again by the probe
     example_inputs = [map_tensors(value, torch.Tensor.clone) for value in example_inputs]
-    for index, value in enumerate(example_inputs):
+    kwargs = {key: map_tensors(value, torch.Tensor.clone) for key, value in (example_kwargs or {}).items()}
+    for label, value in [*enumerate(example_inputs), *kwargs.items()]:
         shape, dtype = first_tensor_meta(value)
-        watcher.raw.append(RawOp(f"input_{index}", "placeholder", "placeholder", (), None, shape, dtype))
-        watcher.produced(f"input_{index}", value)
+        watcher.raw.append(RawOp(f"input_{label}", "placeholder", "placeholder", (), None, shape, dtype))
+        watcher.produced(f"input_{label}", value)
     try:
         with torch.no_grad(), torch.random.fork_rng(), watcher:
-            output = copy(*example_inputs)
+            output = copy(*example_inputs, **kwargs)
     except Exception as exc:  # the user's forward: any exception type is possible
         where = watcher.module_stack[-1] if watcher.module_stack else ""
         raise ForwardFailure(exc, where, "".join(traceback.format_tb(exc.__traceback__))) from exc

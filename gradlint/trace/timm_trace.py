@@ -19,7 +19,7 @@ Applies only to models built from timm's classes; for any other model the method
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from torch import nn
@@ -61,7 +61,9 @@ def notrace_functions() -> list[Callable[..., Any]]:
     return [f for f in functions if callable(f)]  # timm also accepts names; fx wants the functions
 
 
-def trace_fx_timm(model: nn.Module, example_inputs: Sequence[Any]) -> list[RawOp]:
+def trace_fx_timm(
+    model: nn.Module, example_inputs: Sequence[Any], example_kwargs: Mapping[str, Any] | None = None
+) -> list[RawOp]:
     if not is_timm_model(model):
         raise NotApplicable("not a timm model")
-    return trace_fx(model, example_inputs, tracer=_TimmTracer(notrace_functions()))
+    return trace_fx(model, example_inputs, example_kwargs, tracer=_TimmTracer(notrace_functions()))

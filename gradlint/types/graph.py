@@ -30,6 +30,9 @@ class InputSpec:
     dtype: str
     origin: str
     """Where it came from: ``example_inputs()``, ``--input-shape``, or the first layer."""
+    name: str | None = None
+    """Where it sits in the call when not simply the next positional argument: ``args[1][0]``
+    (a hidden state inside a tuple), ``kwargs['context']``; None for a plain positional tensor."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ class LoadedModel:
     """Parameter name -> the init calls recorded on it while the model was built, oldest first."""
     meta: str | None = None
     """Why the model was built on the meta device (``--meta``, or too large for memory); None: real weights."""
+    example_kwargs: Mapping[str, Any] = field(default_factory=frozen_mapping)
+    """Keyword arguments of ``forward`` (``--input-kwargs``, ``example_kwargs()``), beside ``example_inputs``."""
     built: str | None = None
     """How the model was built: ``GPT(GPTConfig(n_layer=4))``, ``build_model()``; None for an instance the file made."""
     rebuild: Callable[[], nn.Module] | None = field(default=None, compare=False, repr=False)
@@ -233,6 +238,8 @@ class ModelGraph:
     meta: str | None = None
     """Why the model was analysed on the meta device (no weight values: statistics from the recorded
     init calls, random-matrix spectral norms); None when it has real weights."""
+    built: str | None = None
+    """How the model was built (``LoadedModel.built``)."""
 
     def node(self, name: str) -> LayerNode:
         return self.nodes_by_name[name]
