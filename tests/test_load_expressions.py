@@ -284,7 +284,7 @@ def test_example_kwargs_in_the_file(tmp_path: Path) -> None:
             InputError,
             r"^--inputs 'torch\.zeros\(2,': not a Python expression: '\(' was never closed$",
         ),
-        ("torch.zeros(-1)", None, InputError, r"^--inputs 'torch\.zeros\(-1\)' raised RuntimeError: "),
+        ("torch.zeros(-1)", None, InputError, r"^--inputs 'torch\.zeros\(-1\)': evaluating it raised RuntimeError: "),
         ("(object(),)", None, InputError, r"^--inputs holds an object; inputs are tensors"),
         (None, "[torch.zeros(2, 3)]", InputError, r"^--input-kwargs gave a list; keyword inputs are a dict"),
         (

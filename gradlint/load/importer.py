@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import torch
 
+from gradlint import causes
 from gradlint.errors import LoadError
 from gradlint.load.targets import check_file, imported_modules
 
@@ -171,7 +172,7 @@ def import_file(plan: ImportPlan) -> ImportedFile:
             'move that code under if __name__ == "__main__":'
         ) from exc
     except Exception as exc:
-        raise LoadError(f"{plan.display_path}: importing it raised {describe_exception(exc, plan)}") from exc
+        raise LoadError(f"{plan.display_path}: {what_failed('importing it', exc, plan)}") from exc
 
 
 def _parse(plan: ImportPlan) -> ast.Module:
@@ -302,6 +303,15 @@ def is_library_file(filename: str) -> bool:
 
 
 # -- one-line exception descriptions ------------------------------------------------------
+
+
+def what_failed(action: str, exc: BaseException, plan: ImportPlan) -> str:
+    """``importing it raised ValueError: ...``, or the real cause when it has its own message (see ``causes``)."""
+    if causes.torchvision_mismatch(exc):
+        return f"{action} failed: {causes.TORCHVISION_MISMATCH}{_location_suffix(exc, plan)}"
+    if causes.cuda_missing(exc):
+        return f"{action} failed: it {causes.CUDA_MISSING} ({describe_exception(exc, plan)})"
+    return f"{action} raised {describe_exception(exc, plan)}"
 
 
 def describe_exception(exc: BaseException, plan: ImportPlan) -> str:

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from gradlint.errors import InputError
-from gradlint.load.importer import ImportPlan, describe_exception
+from gradlint.load.importer import ImportPlan, what_failed
 from gradlint.types import InputSpec, dtype_name, frozen_mapping
 
 _LEAVES = (torch.Tensor, str, numbers.Number, torch.dtype, torch.device, type(None))
@@ -137,8 +137,9 @@ def _evaluate(expression: str, option: str, namespace: dict[str, Any], plan: Imp
     try:
         return eval(code, dict(namespace))  # noqa: S307 - evaluating the user's expression is the feature
     except (Exception, SystemExit) as exc:
-        described = describe_exception(exc, plan) if plan is not None else f"{type(exc).__name__}: {exc}"
-        raise InputError(f"{option} {expression!r} raised {described}") from exc
+        if plan is None:
+            raise InputError(f"{option} {expression!r} raised {type(exc).__name__}: {exc}") from exc
+        raise InputError(f"{option} {expression!r}: {what_failed('evaluating it', exc, plan)}") from exc
 
 
 def _call_provider(provider: Any, name: str, model: nn.Module, plan: ImportPlan) -> Any:
@@ -157,7 +158,7 @@ def _call_provider(provider: Any, name: str, model: nn.Module, plan: ImportPlan)
     try:
         return provider(model) if required else provider()
     except (Exception, SystemExit) as exc:
-        raise InputError(f"{plan.display_path}: {name}() raised {describe_exception(exc, plan)}") from exc
+        raise InputError(f"{plan.display_path}: {what_failed(f'{name}()', exc, plan)}") from exc
 
 
 def _check_value(value: Any, where: str) -> None:

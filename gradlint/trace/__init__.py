@@ -30,6 +30,7 @@ from gradlint.errors import InputError, TraceError
 from gradlint.load.meta import is_meta
 from gradlint.trace.builder import RawOp, build_nodes
 from gradlint.trace.export_trace import trace_export
+from gradlint.trace.failures import forward_failure_message, internal_error_text, internal_tracer_failure, one_line
 from gradlint.trace.fx_trace import trace_fx
 from gradlint.trace.hook_trace import trace_hooks
 from gradlint.trace.shapes import ForwardFailure
@@ -53,6 +54,8 @@ def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None) -> Mo
     raw: list[RawOp] | None = None
     used = ""
     chosen = [(name, tracer) for name, tracer in METHODS if methods is None or name in methods]
+    internal: str | None = None
+    """The first failure inside gradlint's own code: reported as a bug when no method succeeds."""
     held: tuple[str, list[RawOp], int] | None = None
     """A graph that missed parameters while a later method remained: (method, ops, parameters missed)."""
     for position, (name, tracer) in enumerate(chosen):
@@ -60,15 +63,18 @@ def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None) -> Mo
             attempt = tracer(loaded.model, loaded.example_inputs, loaded.example_kwargs)
         except ForwardFailure as failure:
             if not needs_values(failure, loaded.model):
-                raise InputError(_inputs_do_not_fit(loaded, failure)) from failure
+                raise InputError(forward_failure_message(loaded, failure)) from failure
             # A meta model's forward read a value (``.item()`` on a padding mask): not the inputs' fault, and
             # export's fake tensors make such code take its tracing branch, so the next method may well work.
-            failed.append(TraceAttempt(name, _one_line(failure.error)))
+            failed.append(TraceAttempt(name, one_line(failure.error)))
             continue
         except NotApplicable:
             continue
         except Exception as exc:  # a tracer may fail in any way on arbitrary user code
-            failed.append(TraceAttempt(name, _one_line(exc)))
+            failed.append(TraceAttempt(name, one_line(exc)))
+            where = internal_tracer_failure(exc)
+            if where is not None and internal is None:
+                internal = internal_error_text(loaded.target, name, exc, where)
             continue
         missed = unread_parameters(attempt, loaded.model) if name == "hooks" else []
         if missed and position + 1 < len(chosen):
@@ -82,6 +88,8 @@ def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None) -> Mo
     if raw is None and held is not None:
         used, raw, _ = held
         failed = [a for a in failed if a.method != used]
+    if raw is None and internal is not None:
+        raise TraceError(internal)
     if raw is None:
         reasons = "; ".join(f"{a.method}: {a.error}" for a in failed)
         raise TraceError(f"{loaded.target}: could not trace the model ({reasons})")
@@ -148,25 +156,3 @@ def needs_values(failure: ForwardFailure, model: nn.Module) -> bool:
 def _missed_line(missed: Sequence[str]) -> str:
     shown = ", ".join(missed[:3]) + (f" and {len(missed) - 3} more" if len(missed) > 3 else "")
     return f"its forward never read {len(missed)} parameter{'s' if len(missed) != 1 else ''} ({shown})"
-
-
-def _inputs_do_not_fit(loaded: LoadedModel, failure: ForwardFailure) -> str:
-    shapes = ", ".join(f"{tuple(spec.shape)} {spec.dtype}" for spec in loaded.inputs) or "none"
-    where = f" in layer {failure.module}" if failure.module else ""
-    if failure.module:
-        module_type = type(loaded.model.get_submodule(failure.module)).__name__
-        where += f" ({module_type})"
-    at = f" at {failure.location}" if failure.location else ""
-    origin = loaded.inputs[0].origin if loaded.inputs else "example inputs"
-    return (
-        f"{loaded.target}: the example inputs ({shapes}; {origin}) do not fit the model: "
-        f"{_one_line(failure.error)}{where}{at}; pass --input-shape or define example_inputs()"
-    )
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = lines[0] if lines else ""
-    if len(text) > 200:
-        text = text[:197] + "..."
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -60,7 +60,8 @@ def _placeholder_values(
         return values
     unknown = sorted(set(example_kwargs) - {p.name for p in params})
     if unknown:
-        raise TypeError(f"forward() got an unexpected keyword argument {unknown[0]!r}")
+        error = TypeError(f"forward() got an unexpected keyword argument {unknown[0]!r}")
+        raise ForwardFailure(error, "", at_inputs=True)
     last = max(i for i, p in enumerate(params) if p.name in example_kwargs)
     for p in params[len(values) : last + 1]:
         values.append(example_kwargs.get(p.name, p.default))
@@ -146,6 +147,7 @@ class _Recorder(fx.Interpreter):
     def __init__(self, module: nn.Module, graph: fx.Graph) -> None:
         super().__init__(fx.GraphModule(module, graph))
         self.values: dict[str, tuple[tuple[int, ...] | None, str | None]] = {}
+        self.layers_done = 0
 
     def run_node(self, n: fx.Node) -> Any:
         try:
@@ -155,8 +157,9 @@ class _Recorder(fx.Interpreter):
         except Exception as exc:  # the user's forward: any exception type is possible
             stack = n.meta.get("nn_module_stack") or {}
             where = str(n.target) if n.op == "call_module" else (next(reversed(stack.values()))[0] if stack else "")
-            raise ForwardFailure(exc, where, n.stack_trace) from exc
+            raise ForwardFailure(exc, where, n.stack_trace, at_inputs=not self.layers_done) from exc
         self.values[n.name] = first_tensor_meta(result)
+        self.layers_done += n.op == "call_module"
         return result
 
 

@@ -141,6 +141,7 @@ def trace_hooks(
     leaves = {path for path, m in copy.named_modules() if path and ops.is_layer(m)}
     handles = []
     calls: dict[str, int] = {}
+    failed_in: list[str | None] = [None]
 
     def enter(path: str) -> Any:
         def hook(module: nn.Module, args: tuple) -> None:
@@ -154,10 +155,14 @@ def trace_hooks(
 
     def leave(path: str) -> Any:
         def hook(module: nn.Module, args: tuple, output: Any) -> None:
+            # always_call runs this hook while an exception leaves the module, innermost module first
+            failing = output is None and sys.exc_info()[1] is not None
+            if failing and failed_in[0] is None:
+                failed_in[0] = path
             watcher.module_stack.pop()
             if path in leaves:
                 watcher.leaf_depth -= 1
-                if watcher.leaf_depth == 0:
+                if watcher.leaf_depth == 0 and not failing:
                     index = calls.get(path, 0)
                     calls[path] = index + 1
                     name = path.replace(".", "_") + (f"_{index}" if index else "")
@@ -182,8 +187,10 @@ def trace_hooks(
         with torch.no_grad(), torch.random.fork_rng(), watcher:
             output = copy(*example_inputs, **kwargs)
     except Exception as exc:  # the user's forward: any exception type is possible
-        where = watcher.module_stack[-1] if watcher.module_stack else ""
-        raise ForwardFailure(exc, where, "".join(traceback.format_tb(exc.__traceback__))) from exc
+        where = failed_in[0] or (watcher.module_stack[-1] if watcher.module_stack else "")
+        at_inputs = not any(op.op == "call_module" for op in watcher.raw)
+        stack = "".join(traceback.format_tb(exc.__traceback__))
+        raise ForwardFailure(exc, where, stack, at_inputs=at_inputs) from exc
     finally:
         for handle in handles:
             handle.remove()

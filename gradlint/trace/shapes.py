@@ -15,11 +15,15 @@ from gradlint.types import SourceLocation, dtype_name
 class ForwardFailure(Exception):
     """The model's forward raised on the example inputs; remembers the layer it was in."""
 
-    def __init__(self, error: BaseException, module: str, stack_trace: str | None = None) -> None:
+    def __init__(
+        self, error: BaseException, module: str, stack_trace: str | None = None, *, at_inputs: bool = False
+    ) -> None:
         super().__init__(f"{type(error).__name__}: {error}")
         self.error = error
         self.module = module
-        self.location: SourceLocation | None = user_frame(stack_trace)
+        self.location: SourceLocation | None = user_frame(stack_trace, installed=False) or user_frame(stack_trace)
+        self.at_inputs = at_inputs
+        """No layer had finished before it failed: the example inputs met the model there."""
 
 
 def iter_tensors(value: Any) -> Iterator[torch.Tensor]:
