@@ -55,6 +55,14 @@ SAMPLES: dict[str, tuple[list[str] | None, str | None, dict[str, Any] | None, An
     ),
     # no key of its own: a dtype comes with an input-shapes entry
     "input_dtype": (["--input-dtype", "int64"], None, {"input_dtype": "int64"}, lambda o: o.input_dtype == "int64"),
+    # no top-level key: given per model in [[tool.gradlint.models]] (tests/test_config_models.py)
+    "inputs": (["--inputs", "torch.zeros(2, 3)"], None, {"inputs": "x"}, lambda o: o.inputs in ("torch.zeros(2, 3)", "x")),
+    "input_kwargs": (
+        ["--input-kwargs", "dict(y=1)"],
+        None,
+        {"input_kwargs": "dict()"},
+        lambda o: o.input_kwargs in ("dict(y=1)", "dict()"),
+    ),
     "baseline": (["--baseline", "{baseline}"], 'baseline = "baseline.json"', None, lambda o: o.baseline is not None),
     "skip_no_model": (["--skip-no-model"], None, {"skip_no_model": True}, lambda o: o.skip_no_model is True),
     "probe": (["--probe"], "probe = true", {"probe": True}, lambda o: o.probe is True),
