@@ -31,12 +31,26 @@ TEXT_FORMATS = ("text", "concise", "full")
 
 
 class _DefaultCommandGroup(click.Group):
-    """``gradlint model.py`` means ``gradlint check model.py``, as ``ruff model.py`` once meant ``ruff check``."""
+    """``gradlint model.py`` means ``gradlint check model.py``, as ``ruff model.py`` once meant ``ruff check``;
+    ``gradlint --help`` shows the options of that default command too."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
             args = ["check", *args]
         return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage("gradlint", "[OPTIONS] [TARGET]...\n       gradlint rule [CODE]")
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        check = self.commands["check"]
+        sub = click.Context(check, info_name="check", parent=ctx)
+        own = check.get_help_option(sub)
+        params = [(p, sub) for p in check.get_params(sub) if p is not own] + [(p, ctx) for p in self.get_params(ctx)]
+        records = [r for p, c in params if isinstance(p, click.Option) and (r := p.get_help_record(c))]
+        with formatter.section("Options"):
+            formatter.write_dl(records)
+        self.format_commands(ctx, formatter)
 
 
 @click.group(cls=_DefaultCommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,7 +61,10 @@ def cli() -> None:
     \b
     gradlint model.py                 lint the models in a file
     gradlint model.py:build_model     lint one model (instance, class or factory)
+    gradlint 'model.py:GPT(GPTConfig(n_layer=4))'   build it with an expression
+    gradlint rnn.py:RNN --inputs '(torch.randint(0, 100, (35, 8)), model.init_hidden(8))'
     gradlint models/                  lint every model file in a directory
+    gradlint                          lint [[tool.gradlint.models]], else the current directory
     gradlint rule GL001               explain a rule
     """
 
@@ -69,10 +86,11 @@ def _with_options(command: Callable[..., None]) -> Callable[..., None]:
 
 
 @cli.command("check")
-@click.argument("targets", nargs=-1, required=True)
+@click.argument("targets", nargs=-1)
 @_with_options
 def check_command(targets: tuple[str, ...], **values: Any) -> None:
-    """Lint the models in TARGETS (files, PATH:ATTR, directories)."""
+    """Lint the models in TARGETS (files, PATH:EXPR, directories); none: the models listed in
+    [[tool.gradlint.models]], else the current directory."""
     from gradlint.api import lint_paths
     from gradlint.baseline import write_baseline
     from gradlint.config import Settings
@@ -102,11 +120,12 @@ def check_command(targets: tuple[str, ...], **values: Any) -> None:
         out,
         sys.stderr,
         color=_use_color(no_color, out),
-        show_layers=not quiet and output_format != "concise",
+        show_layers=not quiet and (values["layers"] or output_format == "full"),
         show_fix=not quiet and output_format != "concise",
         show_header=output_format != "concise",
         show_source=output_format == "full",
         show_probe=not quiet,
+        show_context=not quiet,
     )
 
     def on_model(model: ModelReport) -> None:

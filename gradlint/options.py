@@ -740,10 +740,20 @@ OPTIONS: tuple[Option, ...] = (
         scope="run",
     ),
     Option(
+        "layers",
+        "bool",
+        False,
+        "Also show the layer table (one row per module) and the gradient-flow profile after the findings "
+        "(as --format full does).",
+        flag="--layers",
+        click={"is_flag": True},
+        scope="run",
+    ),
+    Option(
         "quiet",
         "bool",
         False,
-        "Only findings: no layer table, no fixes, no summary, no progress.",
+        "Only findings: no fixes, no summary, no progress.",
         flag="--quiet",
         short="-q",
         click={"is_flag": True},

@@ -44,8 +44,22 @@ def test_examples_directory_lints_every_example(capsys: pytest.CaptureFixture[st
     assert code == (1 if document["summary"]["findings"] else 0)
 
 
-def test_text_output_has_layer_table_and_summary(capsys: pytest.CaptureFixture[str]) -> None:
+def test_text_output_leads_with_findings_and_says_how_the_model_was_fed(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_main(str(EXAMPLES / "healthy_cnn.py"), "--no-color", capsys=capsys)
+    lines = out.splitlines()
+    assert lines[1:] == [
+        "  built as build_model()",
+        f"  inputs: (16, 3, 32, 32) float32 (example_inputs() in {EXAMPLES / 'healthy_cnn.py'})",
+        "  predicted: ok: log10 gradient RMS in [-2.84, -0.63], first-last span -1.30",
+    ]
+    assert "block1.conv1" not in out  # the layer table waits for --layers
+    assert "All checks passed" in err
+
+
+@pytest.mark.parametrize("flag", [["--layers"], ["--format", "full"]])
+def test_text_output_has_layer_table_and_summary(capsys: pytest.CaptureFixture[str], flag: list[str]) -> None:
+    code, out, err = run_main(str(EXAMPLES / "healthy_cnn.py"), "--no-color", *flag, capsys=capsys)
+    assert out.count("block1.relu (x2)") == 1  # a module called twice is one row
     assert "block1.conv1" in out and "Conv2d" in out and "kaiming_normal(relu, fan_out)" in out
     assert "healthy_cnn.py:13" in out  # the line that builds block1.conv1
     assert "All checks passed" in err
@@ -140,7 +154,6 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_main(str(EXAMPLES / "healthy_cnn.py"), "--select", "GL999", capsys=capsys)[0] == 2
     assert run_main(str(EXAMPLES / "healthy_cnn.py"), "--input-shape", "8,x", capsys=capsys)[0] == 2
     assert run_main("--format", "xml", str(EXAMPLES / "healthy_cnn.py"), capsys=capsys)[0] == 2
-    assert run_main(capsys=capsys)[0] == 2
 
 
 def test_input_shape_overrides_file_inputs(capsys: pytest.CaptureFixture[str]) -> None:

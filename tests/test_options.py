@@ -56,7 +56,12 @@ SAMPLES: dict[str, tuple[list[str] | None, str | None, dict[str, Any] | None, An
     # no key of its own: a dtype comes with an input-shapes entry
     "input_dtype": (["--input-dtype", "int64"], None, {"input_dtype": "int64"}, lambda o: o.input_dtype == "int64"),
     # no top-level key: given per model in [[tool.gradlint.models]] (tests/test_config_models.py)
-    "inputs": (["--inputs", "torch.zeros(2, 3)"], None, {"inputs": "x"}, lambda o: o.inputs in ("torch.zeros(2, 3)", "x")),
+    "inputs": (
+        ["--inputs", "torch.zeros(2, 3)"],
+        None,
+        {"inputs": "x"},
+        lambda o: o.inputs in ("torch.zeros(2, 3)", "x"),
+    ),
     "input_kwargs": (
         ["--input-kwargs", "dict(y=1)"],
         None,

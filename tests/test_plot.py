@@ -310,7 +310,9 @@ def test_report_plot_shows_inline_and_writes_files(probed: Report, tmp_path: Pat
 
 def test_cli_plot_writes_the_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "flow.html"
-    code = main([str(ROOT / "examples" / "exploding_rnn.py"), "--plot", str(path), "--no-color", "--isolated"])
+    code = main(
+        [str(ROOT / "examples" / "exploding_rnn.py"), "--plot", str(path), "--no-color", "--isolated", "--layers"]
+    )
     assert code == 1  # the example has findings
     out, err = capsys.readouterr()
     assert "gradient flow: log10 gradient RMS per weight" in out

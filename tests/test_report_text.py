@@ -231,7 +231,32 @@ def test_header_explains_fallbacks() -> None:
     out, _ = render(one_model(fallback=True))
     lines = out.splitlines()
     assert lines[0] == "examples/mlp.py:MLP (MLP, 332,544 parameters, traced with export)"
-    assert lines[1] == "  fx failed: symbolically traced variables cannot be used as inputs to control flow"
+    assert lines[1] == "  inputs: (32, 784) float32 (example_inputs())"
+    assert lines[2] == "  fx failed: symbolically traced variables cannot be used as inputs to control flow"
+
+
+def test_inputs_line_names_nested_and_keyword_tensors() -> None:
+    from dataclasses import replace
+
+    inputs = (
+        InputSpec((35, 8), "int64", "--inputs"),
+        InputSpec((1, 8, 16), "float32", "--inputs", "args[1][0]"),
+        InputSpec((2, 77, 768), "float32", "--input-kwargs", "context"),
+    )
+    graph = replace(make_graph(), inputs=inputs, built="RNN(100, 16)")
+    out, _ = render(Report(models=(ModelReport(graph, ()),)), show_layers=False)
+    assert out.splitlines()[1:3] == [
+        "  built as RNN(100, 16)",
+        "  inputs: (35, 8) int64, args[1][0]=(1, 8, 16) float32 (--inputs); context=(2, 77, 768) float32 (--input-kwargs)",
+    ]
+
+
+def test_findings_come_before_the_layer_table() -> None:
+    out, _ = render(one_model(finding("m")))
+    lines = out.splitlines()
+    finding_at = next(i for i, line in enumerate(lines) if "GL101" in line)
+    table_at = next(i for i, line in enumerate(lines) if line.startswith("layer"))
+    assert finding_at < table_at
 
 
 def test_layer_table() -> None:
@@ -277,6 +302,7 @@ def test_show_layers_false_hides_the_table() -> None:
     out, _ = render(one_model(finding("m")), show_layers=False)
     assert out.splitlines() == [
         "examples/mlp.py:MLP (MLP, 332,544 parameters, traced with fx)",
+        "  inputs: (32, 784) float32 (example_inputs())",
         "examples/mlp.py:12:9: GL101 [error] layers.0: m",
     ]
 
@@ -295,7 +321,7 @@ def test_paths_are_shown_relative_to_the_working_directory(tmp_path: Path, monke
 
 def test_models_are_separated_by_a_blank_line() -> None:
     report = Report(models=(ModelReport(make_graph(), ()), ModelReport(make_graph("examples/b.py"), ())))
-    out, _ = render(report, show_layers=False)
+    out, _ = render(report, show_layers=False, show_context=False)
     assert out.splitlines() == [
         "examples/mlp.py:MLP (MLP, 332,544 parameters, traced with fx)",
         "",

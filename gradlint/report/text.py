@@ -3,12 +3,20 @@
 For each model, on stdout::
 
     examples/mlp.py:DeepMLP (DeepMLP, 203,530 parameters, traced with export)
+      built as DeepMLP()
+      inputs: (8, 784) float32 (inferred from first layer net.0 (Linear))
       fx failed: symbolically traced variables cannot be used as inputs to control flow
-    <layer table: layer, type, output shape, params, activation, init, weight std, line>
-    <gradient-flow profile, 80 columns: log10 gradient RMS per weight with the threshold bands (report/profile.py)>
     examples/mlp.py:14:9: GL101 [error] net.0: gradient RMS falls 10^-6.8 from the last layer to this one
         fix: initialise the ReLU layers with He init
             nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+      predicted: vanishing: min log10 gradient RMS -8.83 at net.0.weight <= -3
+
+The findings come first; with ``show_layers`` (``--layers``, ``--format full``) the layer table (one
+row per module: one called several times shows ``(xN)``) and the gradient-flow profile (80 columns:
+log10 gradient RMS per weight with the threshold bands, report/profile.py, ending with the predicted
+verdict) follow them instead of the one ``predicted:`` line. The inputs line names every tensor the
+model was traced with (``args[1][0]=`` inside a tuple argument, ``context=`` for a keyword) and how
+each was chosen.
 
 A finding is one line, ``path:line:col: CODE [severity] module: message``; ``module: `` is left
 out when the finding has no module, and `` (probe: confirmed)`` / `` (probe: refuted)`` is added
@@ -76,8 +84,11 @@ class TextReporter:
         show_header: bool = True,
         show_source: bool = False,
         show_probe: bool = True,
+        show_context: bool = True,
     ) -> None:
         self.color = color
+        self.show_context = show_context
+        """How the model was built and fed, and the predicted verdict (off with ``--quiet``)."""
         self.show_layers = show_layers
         self.show_fix = show_fix
         self.show_header = show_header
@@ -94,12 +105,15 @@ class TextReporter:
         self.render_summary(report)
 
     def render_model(self, model: ModelReport) -> None:
-        """One model: header, layer table, findings. Call it as each model is linted to stream the output."""
+        """One model: header, how it was built and fed, findings, the predicted verdict; the layer table and
+        the gradient-flow profile with ``show_layers``. Call it as each model is linted to stream the output."""
         graph = model.graph
         if self.show_header:
             if self._models_rendered:
                 self.out.print()
             self._line(self.out, self._header(graph))
+            for line in intake_lines(graph) if self.show_context else ():
+                self._line(self.out, Text(f"  {line}"))
             for attempt in graph.trace.failed:
                 self._line(self.out, Text(f"  {attempt.method} failed: {one_line(attempt.error)}"))
             for line in (*meta_lines(model), *training_lines(model)):
@@ -110,14 +124,17 @@ class TextReporter:
                 for line in (*probe_lines(model), *disagreement_lines(model)):
                     self._line(self.out, Text(f"  {line}"))
         self._models_rendered += 1
-        rows = layer_rows(graph) if self.show_layers else ()
-        if rows:
-            self.out.print(self._layer_table(rows))
-        if self.show_layers and model.estimates is not None:  # the profile goes with the table: not quiet, not concise
-            for line in profile_lines(model):
-                self._line(self.out, Text(f"  {line}"))
         for finding in model.findings:
             self._finding(finding, graph)
+        rows = merged_rows(layer_rows(graph)) if self.show_layers else ()
+        if rows:
+            self.out.print(self._layer_table(rows))
+        if self.show_layers and model.estimates is not None:  # the profile ends with the predicted verdict
+            for line in profile_lines(model):
+                self._line(self.out, Text(f"  {line}"))
+        elif self.show_header and self.show_context and model.estimates is not None:
+            verdict = model.estimates.verdict
+            self._line(self.out, Text(f"  predicted: {verdict.verdict}: {one_line(verdict.reason)}"))
 
     def render_summary(self, report: Report) -> None:
         """The errors, one line each, then the summary line, on stderr."""
@@ -215,6 +232,32 @@ def _layer_cells(row: LayerRow) -> tuple[str, ...]:
         format_std(weight.std) if weight is not None else _MISSING,
         f"{display_path(node.location.path)}:{node.location.line}" if node.location is not None else _MISSING,
     )
+
+
+def merged_rows(rows: tuple[LayerRow, ...]) -> tuple[LayerRow, ...]:
+    """One row per module: a module called several times (a shared ReLU) keeps its first call's row,
+    which shows the count."""
+    seen: set[str] = set()
+    merged = []
+    for row in rows:
+        key = row.node.module or row.node.name
+        if key not in seen:
+            seen.add(key)
+            merged.append(row)
+    return tuple(merged)
+
+
+def intake_lines(graph: ModelGraph) -> tuple[str, ...]:
+    """How the model was built and which inputs it was traced with, and how they were chosen."""
+    lines = [f"built as {graph.built}"] if graph.built is not None else []
+    if graph.inputs:
+        by_origin: dict[str, list[str]] = {}
+        for spec in graph.inputs:
+            label = f"{spec.name}=" if spec.name is not None else ""
+            by_origin.setdefault(spec.origin, []).append(f"{label}{tuple(spec.shape)} {spec.dtype}")
+        described = "; ".join(f"{', '.join(shapes)} ({origin})" for origin, shapes in by_origin.items())
+        lines.append(f"inputs: {described}")
+    return tuple(lines)
 
 
 def meta_lines(model: ModelReport) -> tuple[str, ...]:
