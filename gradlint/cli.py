@@ -100,6 +100,7 @@ def check_command(targets: tuple[str, ...], **values: Any) -> None:
 
     write_baseline_file = values["write_baseline"]
     settings = Settings(overrides_from(values), config_file=values["config_file"], isolated=values["isolated"])
+    targets = targets or settings.default_targets()
     settings.check(targets)  # bad configuration and unknown codes fail before any user code runs
     plot_file, quiet, no_color, statistics = values["plot"], values["quiet"], values["no_color"], values["statistics"]
     if plot_file:

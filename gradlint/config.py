@@ -38,6 +38,18 @@ Keys (kebab-case; an unknown key or rule code is a usage error, exit 2)::
     "models/vision.py" = [[8, 3, 224, 224]]
     "models/text.py:build_model" = { shapes = [[8, 128]], dtype = "int64" }
 
+    [[tool.gradlint.models]]      # what `gradlint` with no target lints (else the current directory)
+    target = "model.py:GPT(GPTConfig(n_layer=4, n_embd=128))"
+    [[tool.gradlint.models]]
+    target = "lm/model.py:RNNModel('LSTM', 1000, 200, 200, 2)"
+    inputs = "(torch.randint(0, 1000, (35, 8)), model.init_hidden(8))"
+    input-kwargs = "{}"           # and input-shapes = [[8, 3, 32, 32]], input-dtype
+    select = ["GL1"]              # any per-target key: it replaces the file's for this model
+    probe = true
+
+An entry's ``target`` is relative to the file's folder; naming the same target on the command line
+uses the entry's settings too.
+
 Command line over file: ``--select`` replaces the file's selection (its ``ignore`` included), as in
 ruff; ``--extend-select`` and ``--ignore`` apply on top; every other flag given wins over its key.
 """
@@ -195,7 +207,7 @@ class Settings:
         self.isolated = isolated
         self.explicit = read_config(config_file, explicit=True) if config_file is not None else None
         self._by_folder: dict[str, Config] = {}
-        self._rules: dict[str | None, tuple[Rule, ...]] = {}
+        self._rules: dict[tuple[Any, ...], tuple[Rule, ...]] = {}
         self._baselines: dict[str, Baseline] = {}
         self.cli_baseline = (
             Baseline.load(overrides.baseline) if overrides.baseline is not None and overrides.use_baselines else None
@@ -228,14 +240,24 @@ class Settings:
 
     def rules(self, config: Config) -> tuple[Rule, ...]:
         """The file's selection, then the command line's on top (ruff's layering)."""
-        if config.path not in self._rules:
-            self._rules[config.path] = _layered_rules(config, self.overrides)
-        return self._rules[config.path]
+        key = (config.path, config.select, config.extend_select, config.ignore)  # a model entry may select its own
+        if key not in self._rules:
+            self._rules[key] = _layered_rules(config, self.overrides)
+        return self._rules[key]
 
     def options_for(self, spec: TargetSpec) -> LintOptions:
-        """Each per-target option merged by its row: the command line, then the file, then the default."""
-        merge = Merge(self, self.config_for(spec.path), self.overrides, spec)
+        """Each per-target option merged by its row: the command line, then the ``[[tool.gradlint.models]]``
+        entry naming the target, then the file, then the default."""
+        config = self.config_for(spec.path)
+        entry = next((e for e in config.models if e.names(spec)), None)
+        if entry is not None:
+            config = dataclasses.replace(config, **entry.settings)
+        merge = Merge(self, config, self.overrides, spec, entry)
         return LintOptions(**{row.name: row.merged(merge) for row in TARGET_OPTIONS})
+
+    def default_targets(self) -> tuple[str, ...]:
+        """What ``gradlint`` with no target lints: the configured models, else the current directory."""
+        return tuple(entry.target for entry in self.run_config(()).models) or (".",)
 
     def base_options(self) -> LintOptions:
         """Options for what is not per file (skipping files without a model)."""

@@ -315,6 +315,79 @@ def _keyword_selectors(value: Any) -> tuple[str, ...] | None:
     return None if value is None else split_list(value)
 
 
+@dataclass(frozen=True)
+class ModelEntry:
+    """One ``[[tool.gradlint.models]]`` table: a target and its own settings."""
+
+    target: str
+    """The target expression with its path resolved against the config file's folder (shown relative to
+    the working directory when inside it): what ``gradlint`` with no target lints."""
+    path: str
+    """The absolute path of the target's file (or folder), to recognise the target when it is named."""
+    attr: str | None
+    inputs: str | None = None
+    input_kwargs: str | None = None
+    input_shapes: tuple[tuple[int, ...], ...] = ()
+    input_dtype: str | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """Per-model values of the other per-target keys, by option name (``select``, ``probe`` ...): they
+    replace the file's for this target; the command line still wins."""
+
+    def names(self, spec: TargetSpec) -> bool:
+        """Whether ``spec`` is this entry's target (the same file or folder, and the same expression)."""
+        return os.path.realpath(spec.path) == self.path and spec.attr == self.attr
+
+
+# Keys of a [[tool.gradlint.models]] table beside the per-target keys; input-shapes is a list of shapes there.
+_MODEL_KEYS = ("target", "inputs", "input-kwargs", "input-shapes", "input-dtype")
+# Per-target keys that belong to a whole file, not to one model.
+_FILE_KEYS = ("input-shapes", "per-file-ignores", "baseline")
+
+
+def _config_models(reader: Reader, value: Any, key: str, base: str) -> tuple[ModelEntry, ...]:
+    if not isinstance(value, list) or not all(isinstance(entry, Mapping) for entry in value):
+        reader.fail(key, "expected a list of tables, one [[tool.gradlint.models]] per model")
+    return tuple(_model_entry(reader, entry, f"{key}[{index}]", base) for index, entry in enumerate(value))
+
+
+def _model_entry(reader: Reader, entry: Mapping[str, Any], where: str, base: str) -> ModelEntry:
+    from gradlint.load.targets import parse_target  # not at import: the package face stays free of torch
+
+    per_target = {row.key: row for row in OPTIONS if row.scope == "target" and row.key and row.key not in _FILE_KEYS}
+    reader.check_keys(entry, set(_MODEL_KEYS) | set(per_target), f"{where}.")
+    if "target" not in entry:
+        reader.fail(where, 'needs `target`, e.g. target = "model.py:GPT(GPTConfig())"')
+    spec = parse_target(reader.string(entry["target"], f"{where}.target"))
+    path = spec.path if spec.zoo is not None else _relative_to_cwd(os.path.join(base, spec.path))
+    target = path if spec.attr is None else f"{path}:{spec.attr}"
+    text = {k: reader.string(entry[k], f"{where}.{k}") for k in ("inputs", "input-kwargs", "input-dtype") if k in entry}
+    shapes = reader.shapes(entry["input-shapes"], f"{where}.input-shapes") if "input-shapes" in entry else ()
+    settings = {
+        row.name: row.from_config(reader, entry[k], f"{where}.{k}", base) if row.from_config else entry[k]
+        for k, row in per_target.items()
+        if k in entry
+    }
+    return ModelEntry(
+        target,
+        os.path.realpath(path),
+        spec.attr,
+        text.get("inputs"),
+        text.get("input-kwargs"),
+        shapes,
+        text.get("input-dtype"),
+        settings,
+    )
+
+
+def _relative_to_cwd(path: str) -> str:
+    absolute = os.path.normpath(os.path.abspath(path))
+    try:
+        relative = os.path.relpath(absolute)
+    except ValueError:  # another drive on Windows
+        return absolute
+    return absolute if relative.startswith("..") else relative
+
+
 # --- merging ------------------------------------------------------------------------------------------
 
 
@@ -327,11 +400,15 @@ class Merge:
     config: Any
     overrides: Any
     spec: TargetSpec
+    entry: ModelEntry | None = None
+    """The ``[[tool.gradlint.models]]`` entry naming the target, if any (its settings are in ``config``)."""
 
 
 def _shapes_and_dtype(m: Merge) -> tuple[tuple[tuple[int, ...], ...], str | None]:
     # --input-shape replaces the file's entry for the target; an entry brings its own dtype
     shapes, dtype = m.overrides.input_shapes, m.overrides.input_dtype
+    if not shapes and m.entry is not None and m.entry.input_shapes:
+        return m.entry.input_shapes, dtype or m.entry.input_dtype
     if not shapes:
         entry = next((e for e in m.config.input_shapes if e.applies(m.spec)), None)
         if entry is not None:
@@ -345,6 +422,16 @@ def _merge_input_shapes(m: Merge) -> Any:
 
 def _merge_input_dtype(m: Merge) -> Any:
     return _shapes_and_dtype(m)[1] or OPTION["input_dtype"].default
+
+
+def _merge_inputs(m: Merge) -> Any:
+    given = m.overrides.inputs
+    return given if given is not None or m.entry is None else m.entry.inputs
+
+
+def _merge_input_kwargs(m: Merge) -> Any:
+    given = m.overrides.input_kwargs
+    return given if given is not None or m.entry is None else m.entry.input_kwargs
 
 
 def _merge_rules(m: Merge) -> Any:
@@ -527,6 +614,7 @@ OPTIONS: tuple[Option, ...] = (
         "'(torch.randint(0, 1000, (35, 8)), model.init_hidden(8))'.",
         flag="--inputs",
         click={"metavar": "EXPR"},
+        merge=_merge_inputs,
     ),
     Option(
         "input_kwargs",
@@ -535,6 +623,7 @@ OPTIONS: tuple[Option, ...] = (
         "forward's keyword inputs as a Python expression giving a dict: \"{'context': torch.randn(2, 77, 768)}\".",
         flag="--input-kwargs",
         click={"metavar": "EXPR"},
+        merge=_merge_input_kwargs,
     ),
     Option(
         "fail_on",
@@ -778,6 +867,17 @@ OPTIONS: tuple[Option, ...] = (
         key="thresholds",
         from_config=_config_thresholds,
         from_keyword=_keyword_thresholds,
+    ),
+    Option(
+        "models",
+        "tuple[ModelEntry, ...]",
+        (),
+        "[[tool.gradlint.models]]: the models `gradlint` with no target lints, each a target expression with "
+        "its inputs and settings.",
+        key="models",
+        from_config=_config_models,
+        scope="run",
+        unset=(),
     ),
     Option(
         "per_file_ignores",
