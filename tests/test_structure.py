@@ -16,7 +16,7 @@ TREES = ((ROOT / "gradlint", "gradlint"), (ROOT / "rules", "gradlint.rules"))
 
 #: DESIGN §1, lowest first: a module imports only from its own layer or the ones below it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("gradlint._version", "gradlint.errors", "gradlint.sources", "gradlint.types"),
+    ("gradlint._version", "gradlint.errors", "gradlint.causes", "gradlint.sources", "gradlint.types"),
     ("gradlint.verdict", "gradlint.suppress", "gradlint.baseline", "gradlint.optimizers"),
     ("gradlint.load",),
     ("gradlint.trace",),
