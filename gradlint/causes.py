@@ -28,6 +28,18 @@ _SHAPE_ERROR = re.compile(
 )
 
 
+_ARITY = re.compile(
+    r"missing \d+ required (?:positional|keyword-only) argument|Expected positional argument for parameter"
+    r"|got an unexpected keyword argument|takes \d+ positional arguments? but \d+ (?:were|was) given"
+    r"|got multiple values for argument"
+)
+
+
+def wrong_arguments(exc: BaseException) -> bool:
+    """``forward`` was called with arguments it does not take, or without ones it needs."""
+    return isinstance(exc, (TypeError, RuntimeError)) and bool(_ARITY.search(str(exc)))
+
+
 def cuda_missing(exc: BaseException) -> bool:
     """The code asked for CUDA (``.cuda()``, ``device="cuda"``, a CUDA checkpoint) on a machine without it."""
     return bool(_CUDA_MISSING.search(str(exc)))

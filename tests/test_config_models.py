@@ -12,34 +12,14 @@ from gradlint.config import Settings, parse_config
 from gradlint.errors import UsageError
 from gradlint.load import TargetSpec
 
-RNN = """
-import torch
-from torch import nn
-
-
-class RNNModel(nn.Module):
-    def __init__(self, ntoken, nhid):
-        super().__init__()
-        self.nhid = nhid
-        self.encoder = nn.Embedding(ntoken, nhid)
-        self.rnn = nn.LSTM(nhid, nhid)
-        self.decoder = nn.Linear(nhid, ntoken)
-
-    def forward(self, input, hidden):
-        output, hidden = self.rnn(self.encoder(input), hidden)
-        return self.decoder(output), hidden
-
-    def init_hidden(self, bsz):
-        weight = next(self.parameters())
-        return (weight.new_zeros(1, bsz, self.nhid), weight.new_zeros(1, bsz, self.nhid))
-"""
+RNN = (Path(__file__).parents[1] / "docs" / "intake" / "rnn_lm.py").read_text()
 
 PYPROJECT = """
 [tool.gradlint]
 select = ["ALL"]
 
 [[tool.gradlint.models]]
-target = "models/rnn.py:RNNModel(50, 8)"
+target = "models/rnn.py:RNNModel(50, 8, 8, 1)"
 inputs = "(torch.randint(0, 50, (12, 4)), model.init_hidden(4))"
 ignore = ["GL1"]
 
@@ -52,7 +32,7 @@ input-shapes = [[2, 5]]
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "models").mkdir()
-    (tmp_path / "models" / "rnn.py").write_text(textwrap.dedent(RNN))
+    (tmp_path / "models" / "rnn.py").write_text(RNN)
     (tmp_path / "models" / "mlp.py").write_text("from torch import nn\nmodel = nn.Sequential(nn.Linear(5, 3))\n")
     (tmp_path / "pyproject.toml").write_text(textwrap.dedent(PYPROJECT))
     monkeypatch.chdir(tmp_path)
@@ -64,23 +44,23 @@ def test_no_target_lints_the_configured_models(project: Path, capsys: pytest.Cap
     import json
 
     document = json.loads(capsys.readouterr().out)
-    assert [m["target"] for m in document["models"]] == ["models/rnn.py:RNNModel(50, 8)", "models/mlp.py:model"]
+    assert [m["target"] for m in document["models"]] == ["models/rnn.py:RNNModel(50, 8, 8, 1)", "models/mlp.py:model"]
     rnn, mlp = document["models"]
     assert [(i["shape"], i.get("name")) for i in rnn["inputs"]] == [
         ([12, 4], None),
         ([1, 4, 8], "args[1][0]"),
         ([1, 4, 8], "args[1][1]"),
     ]
-    assert rnn["built"] == "RNNModel(50, 8)"
+    assert rnn["built"] == "RNNModel(50, 8, 8, 1)"
     assert mlp["inputs"][0]["shape"] == [2, 5] and mlp["inputs"][0]["origin"] == "--input-shape"
     assert not any(f["code"].startswith("GL1") for f in rnn["findings"])  # the entry's own ignore
 
 
 def test_entry_settings_apply_to_that_model_only(project: Path) -> None:
     settings = Settings()
-    rnn = settings.options_for(TargetSpec("models/rnn.py", "RNNModel(50, 8)"))
+    rnn = settings.options_for(TargetSpec("models/rnn.py", "RNNModel(50, 8, 8, 1)"))
     mlp = settings.options_for(TargetSpec("models/mlp.py"))
-    other = settings.options_for(TargetSpec("models/rnn.py", "RNNModel(10, 2)"))
+    other = settings.options_for(TargetSpec("models/rnn.py", "RNNModel(10, 2, 2, 1)"))
     assert rnn.inputs == "(torch.randint(0, 50, (12, 4)), model.init_hidden(4))"
     assert not any(rule.code.startswith("GL1") for rule in rnn.rules)
     assert any(rule.code.startswith("GL1") for rule in mlp.rules) and mlp.input_shapes == ((2, 5),)
@@ -91,7 +71,7 @@ def test_the_command_line_wins_over_an_entry(project: Path) -> None:
     from gradlint.cli import check_command, overrides_from
 
     ctx = check_command.make_context("check", ["--inputs", "torch.zeros(1)", "--select", "GL1"])
-    options = Settings(overrides_from(ctx.params)).options_for(TargetSpec("models/rnn.py", "RNNModel(50, 8)"))
+    options = Settings(overrides_from(ctx.params)).options_for(TargetSpec("models/rnn.py", "RNNModel(50, 8, 8, 1)"))
     assert options.inputs == "torch.zeros(1)"
     assert {rule.code[:3] for rule in options.rules} == {"GL1"}
 

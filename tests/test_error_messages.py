@@ -214,3 +214,30 @@ def test_bad_expression_in_the_target_is_a_load_error(tmp_path: Path) -> None:
     write(tmp_path, "lin.py", "from torch import nn\nmodel = nn.Linear(3, 2)\n")
     with pytest.raises(LoadError, match=r"^lin\.py:model\(: bad model expression"):
         load_target(TargetSpec("lin.py", "model("))
+
+
+def test_a_missing_forward_argument_is_inputs_that_do_not_fit(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "rnn.py",
+        """
+        from torch import nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = nn.LSTM(4, 4)
+
+            def forward(self, x, hidden):
+                return self.rnn(x, hidden)
+        """,
+    )
+    [loaded] = load_target(TargetSpec("rnn.py"))
+    for method in ("fx", "hooks"):
+        with pytest.raises(InputError) as info:
+            trace_model(loaded, (method,))
+        message = str(info.value)
+        assert message.startswith(
+            "rnn.py:Net: the example inputs ((32, 8, 4) float32; inferred from first layer rnn"
+        ), method
+        assert "do not fit the model" in message and "hidden" in message, method

@@ -38,27 +38,7 @@ class GPT(nn.Module):
         return self.h(self.wte(idx))
 """
 
-RNN = """
-import torch
-from torch import nn
-
-
-class RNNModel(nn.Module):
-    def __init__(self, ntoken, nhid):
-        super().__init__()
-        self.nhid = nhid
-        self.encoder = nn.Embedding(ntoken, nhid)
-        self.rnn = nn.LSTM(nhid, nhid)
-        self.decoder = nn.Linear(nhid, ntoken)
-
-    def forward(self, input, hidden):
-        output, hidden = self.rnn(self.encoder(input), hidden)
-        return self.decoder(output), hidden
-
-    def init_hidden(self, bsz):
-        weight = next(self.parameters())
-        return (weight.new_zeros(1, bsz, self.nhid), weight.new_zeros(1, bsz, self.nhid))
-"""
+RNN = (Path(__file__).parents[1] / "docs" / "intake" / "rnn_lm.py").read_text()
 
 DIFFUSION = """
 import torch
@@ -184,7 +164,8 @@ def test_bad_expression_exits_2_with_one_line(tmp_path: Path, capsys: pytest.Cap
 def test_inputs_expression_with_a_hidden_state(tmp_path: Path) -> None:
     write(tmp_path, "rnn.py", RNN)
     [loaded] = load_target(
-        TargetSpec("rnn.py", "RNNModel(100, 16)"), inputs="(torch.randint(0, 100, (35, 8)), model.init_hidden(8))"
+        TargetSpec("rnn.py", "RNNModel(100, 16, 16, 1)"),
+        inputs="(torch.randint(0, 100, (35, 8)), model.init_hidden(8))",
     )
     tokens, (h, c) = loaded.example_inputs
     assert tokens.shape == (35, 8) and h.shape == c.shape == (1, 8, 16)

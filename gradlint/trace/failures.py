@@ -1,7 +1,7 @@
 """One-line messages for a forward that failed, naming the real cause.
 
-"The example inputs do not fit the model" is said only for a shape or dtype error before any layer
-finished (where the inputs meet the model); a dtype clash further in, CUDA asked for on a machine
+"The example inputs do not fit the model" is said only for a shape or dtype error, or arguments
+``forward`` does not take, before any layer finished (where the inputs meet the model); a dtype clash further in, CUDA asked for on a machine
 without it, and other errors of the user's forward each get their own message. A failure inside one
 of gradlint's own tracers is an internal error that names the target and how to report it.
 Locations are the user's own lines (not installed packages), relative to the working directory.
@@ -27,7 +27,10 @@ def forward_failure_message(loaded: LoadedModel, failure: ForwardFailure) -> str
     where = _layer_text(loaded, failure) + _location_text(failure.location)
     if causes.cuda_missing(failure.error):
         return f"{loaded.target}: the model's forward {causes.CUDA_MISSING} ({error}{where})"
-    if failure.at_inputs and (causes.shape_error(failure.error) or causes.dtype_clash(failure.error)):
+    misfit = (
+        causes.shape_error(failure.error) or causes.dtype_clash(failure.error) or causes.wrong_arguments(failure.error)
+    )
+    if failure.at_inputs and misfit:
         return (
             f"{loaded.target}: the example inputs ({inputs_text(loaded)}) do not fit the model: {error}{where}; "
             "pass --inputs or --input-shape, or define example_inputs()"
