@@ -221,6 +221,7 @@ def test_a_missing_forward_argument_is_inputs_that_do_not_fit(tmp_path: Path) ->
         tmp_path,
         "rnn.py",
         """
+        import torch
         from torch import nn
 
         class Net(nn.Module):
@@ -230,6 +231,8 @@ def test_a_missing_forward_argument_is_inputs_that_do_not_fit(tmp_path: Path) ->
 
             def forward(self, x, hidden):
                 return self.rnn(x, hidden)
+
+        EXAMPLE_INPUTS = (torch.randn(32, 8, 4),)  # the hidden state is missing
         """,
     )
     [loaded] = load_target(TargetSpec("rnn.py"))
@@ -238,6 +241,6 @@ def test_a_missing_forward_argument_is_inputs_that_do_not_fit(tmp_path: Path) ->
             trace_model(loaded, (method,))
         message = str(info.value)
         assert message.startswith(
-            "rnn.py:Net: the example inputs ((32, 8, 4) float32; inferred from first layer rnn"
+            "rnn.py:Net: the example inputs ((32, 8, 4) float32; EXAMPLE_INPUTS in rnn.py) do not fit the model: "
         ), method
         assert "do not fit the model" in message and "hidden" in message, method
