@@ -46,8 +46,16 @@ def cuda_missing(exc: BaseException) -> bool:
 
 
 def torchvision_mismatch(exc: BaseException) -> bool:
-    """``import torchvision`` failed because its compiled operators (``nms``) belong to another torch build."""
-    return isinstance(exc, RuntimeError) and bool(_TORCHVISION_OPS.search(str(exc)))
+    """``import torchvision`` failed because its compiled operators (``nms``) belong to another torch build;
+    timm and transformers import torchvision, so the error may sit behind theirs (``__cause__``)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, RuntimeError) and _TORCHVISION_OPS.search(str(current)):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def dtype_clash(exc: BaseException) -> bool:

@@ -321,7 +321,8 @@ def _images(model: nn.Module, shape: tuple[int, ...], origin: str) -> Inputs:
 
 
 def _image_shapes(model: nn.Module, shapes: Sequence[tuple[int, ...]], dtype: torch.dtype) -> Inputs:
-    return tuple(resolve_inputs(model, None, type(model).__name__, shapes, dtype_name(dtype)))  # type: ignore[return-value]
+    resolved = resolve_inputs(model, None, type(model).__name__, shapes, dtype_name(dtype))
+    return resolved.values, resolved.specs
 
 
 # -- Hugging Face -------------------------------------------------------------------------------
