@@ -207,7 +207,7 @@ def test_an_internal_error_in_one_target_leaves_the_others(tmp_path: Path, monke
     report = lint_paths(["a.py", "b.py"], LintOptions())
     assert [m.graph.target for m in report.models] == ["b.py:model"]
     [error] = report.errors
-    assert error.message.startswith("a.py: internal error: KeyError: 'boom'. This is a bug in gradlint")
+    assert error.message.startswith("a.py:model: internal error while estimating gradient scales: KeyError: 'boom'")
 
 
 def test_bad_expression_in_the_target_is_a_load_error(tmp_path: Path) -> None:
