@@ -115,7 +115,7 @@ def model_from_target(
         return value, None if is_name(attr) else attr, None
     if inspect.isclass(value) and issubclass(value, nn.Module):
         _require_no_arguments(value, target, "the class")
-    elif callable(value):
+    elif callable(value) and not inspect.isclass(value):
         _require_no_arguments(value, target, "the factory")
     else:
         raise LoadError(f"{target} is {_kind(value)}, not an nn.Module, a model class or a factory")
