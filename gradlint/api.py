@@ -16,6 +16,7 @@ from torch import nn
 from gradlint.engine import run_rules
 from gradlint.errors import HOW_TO_REPORT, GradlintError, InternalError, UsageError
 from gradlint.estimate import estimate
+from gradlint.estimate.precision import parse_precision
 from gradlint.estimate.training import check_training
 from gradlint.load import TargetSpec, expand_targets, load_target
 from gradlint.load.targets import may_hold_model, parse_target
@@ -23,6 +24,7 @@ from gradlint.optimizers import optimizer_config
 from gradlint.options import LintOptions, apply_keywords
 from gradlint.probe import DEFAULT_STEPS, confirm_findings, probe
 from gradlint.probe.agreement import agreement
+from gradlint.probe.precision import confirm_precision, probe_precision
 from gradlint.registry import Rule
 from gradlint.report.lint_report import LintReport
 from gradlint.suppress import is_suppressed
@@ -253,7 +255,8 @@ def _lint_loaded(
     if on_progress is not None:
         on_progress(f"tracing {loaded.target}")
     graph = _staged("trace", lambda: trace_model(loaded, options.trace_methods), stage)
-    estimates = _staged("estimate", lambda: estimate(graph, options.thresholds), stage)
+    mode = parse_precision(options.precision)
+    estimates = _staged("estimate", lambda: estimate(graph, options.thresholds, mode), stage)
     optimizer = optimizer_of(options)
     steps = options.probe_steps or DEFAULT_STEPS
     estimates = _staged(
@@ -296,7 +299,25 @@ def _lint_loaded(
         message = str(error) + (f" {HOW_TO_REPORT}" if isinstance(error, InternalError) else "")
         return ModelReport(graph, findings, estimates=estimates, probe_error=message)
     compared = agreement(estimates.weights, measured.weights)
-    return ModelReport(graph, confirm_findings(findings, measured), measured, estimates, agreement=compared)
+    findings = confirm_findings(findings, measured)
+    if mode is None or not options.probe:
+        return ModelReport(graph, findings, measured, estimates, agreement=compared)
+    if on_progress is not None:
+        on_progress(f"probing {loaded.target} in {mode.name}")
+    in_dtype = _staged(
+        "probe",
+        lambda: probe_precision(
+            loaded.model,
+            loaded.example_inputs,
+            mode,
+            estimates.precision,
+            device=options.device,
+            rebuild=loaded.rebuild,
+        ),
+        stage,
+    )
+    findings = confirm_precision(findings, in_dtype, mode)
+    return ModelReport(graph, findings, measured, estimates, agreement=compared, precision_probe=in_dtype)
 
 
 def _unsilenced(

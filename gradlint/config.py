@@ -23,6 +23,7 @@ Keys (kebab-case; an unknown key or rule code is a usage error, exit 2)::
     probe = false                 # and: device, probe-seeds, probe-steps, probe-timeout
     optimizer = "adamw"           # the training check's: sgd | adam | adamw | rmsprop (unset: AdamW lr 1e-3)
     lr = 1e-3                     # and: momentum, betas = [0.9, 0.999], eps, weight-decay, clip-grad-norm
+    precision = "float16"         # float16 | bfloat16 | mixed | mixed-bf16 (fp16, bf16): the GL8xx check
     meta = true                   # build on the meta device; false: never; unset: only when too large
 
     [tool.gradlint.per-file-ignores]

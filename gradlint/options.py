@@ -34,6 +34,17 @@ SEVERITIES = ("info", "warning", "error")
 # gradlint.probe's choices, mirrored (a test keeps them in step): the CLI imports the stages lazily.
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+# gradlint.estimate.precision's modes and aliases, mirrored likewise
+PRECISIONS = ("float16", "bfloat16", "mixed", "mixed-bf16")
+PRECISION_ALIASES = {
+    "fp16": "float16",
+    "half": "float16",
+    "bf16": "bfloat16",
+    "mixed-fp16": "mixed",
+    "mixed-float16": "mixed",
+    "mixed-bfloat16": "mixed-bf16",
+}
+PRECISION_CHOICES = (*PRECISIONS, *PRECISION_ALIASES)
 THRESHOLD_KEYS = {
     "explode-max": "explode_max",
     "vanish-min": "vanish_min",
@@ -73,6 +84,17 @@ def parse_seeds(text: str, where: str = "--probe-seeds") -> tuple[int, ...]:
     if not seeds:
         raise UsageError(f"{where} {text!r}: give at least one seed")
     return seeds
+
+
+def canonical_precision(value: str | None) -> str | None:
+    """``fp16`` -> ``float16`` ...; an unknown mode is a usage error."""
+    if value is None:
+        return None
+    name = str(value).strip().lower()
+    name = PRECISION_ALIASES.get(name, name)
+    if name not in PRECISIONS:
+        raise UsageError(f"--precision {value}: expected one of {', '.join(PRECISION_CHOICES)}")
+    return name
 
 
 def _check_device(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -808,6 +830,20 @@ OPTIONS: tuple[Option, ...] = (
         click={"type": click.FloatRange(min=0, min_open=True), "metavar": "MAX_NORM"},
         key="clip-grad-norm",
         from_config=lambda r, v, k, base: r.positive(v, k),
+    ),
+    Option(
+        "precision",
+        "str | None",
+        None,
+        "Also check the model in this precision: float16 / bfloat16 (model cast), mixed / mixed-bf16 "
+        "(torch.autocast): overflowing layers, underflowing gradients and the loss scale, vanishing constants "
+        "(GL8xx); with --probe, measured in that dtype.",
+        flag="--precision",
+        click={"type": click.Choice(PRECISION_CHOICES, case_sensitive=False)},
+        from_cli=canonical_precision,
+        key="precision",
+        from_config=lambda r, v, k, base: canonical_precision(r.choice(v, k, PRECISION_CHOICES)),
+        from_keyword=canonical_precision,
     ),
     Option(
         "probe_timeout_s",

@@ -5,7 +5,9 @@ A rule module defines ``CODE``, ``NAME``, ``SEVERITY``, ``KIND``, a docstring wi
 yielding ``Hit``s, and ``VALID`` / ``INVALID`` example model files (source text, or a
 ``rulekit.Example`` that also states the module and a phrase of the message) that the test suite runs. Codes are grouped by hundreds: ``GL0xx`` model integrity, ``GL1xx`` end-to-end
 gradient scale, ``GL2xx`` initialisation, ``GL3xx`` normalisation and residuals, ``GL4xx``
-attention, ``GL5xx`` recurrence, ``GL6xx`` numerically unstable ops, ``GL7xx`` dead units.
+attention, ``GL5xx`` recurrence, ``GL6xx`` numerically unstable ops, ``GL7xx`` dead units, ``GL8xx``
+precision (only under ``--precision``). A rule whose check needs an option to say anything (``GL8xx``:
+``precision``) names it in ``EXAMPLE_OPTIONS``, the ``LintOptions`` its examples run under.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from types import ModuleType
+from typing import Any
 
 from gradlint.errors import UsageError
 from gradlint.rulekit import Example, Hit, RuleContext
@@ -38,6 +41,8 @@ class Rule:
     check: Callable[[RuleContext], Iterator[Hit]]
     valid: tuple[Example, ...]
     invalid: tuple[Example, ...]
+    example_options: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    """``LintOptions`` keywords the examples run under (``{"precision": "float16"}``)."""
 
 
 def _example(value: str | Example) -> Example:
@@ -74,7 +79,8 @@ def _rule_from_module(module: ModuleType) -> Rule:
         problems.append("a VALID example produces no finding, so it states no module or message")
     if problems:
         raise RuleDefinitionError(f"{where}: " + "; ".join(problems))
-    return Rule(code, name, severity, kind, doc.splitlines()[0].strip(), doc, check, valid, invalid)
+    options = dict(getattr(module, "EXAMPLE_OPTIONS", {}))
+    return Rule(code, name, severity, kind, doc.splitlines()[0].strip(), doc, check, valid, invalid, options)
 
 
 @cache

@@ -101,6 +101,12 @@ SAMPLES: dict[str, tuple[list[str] | None, str | None, dict[str, Any] | None, An
         {"clip_grad_norm": 2.0},
         lambda o: o.clip_grad_norm == 2.0,
     ),
+    "precision": (
+        ["--precision", "FP16"],
+        'precision = "bf16"',
+        {"precision": "mixed-bf16"},
+        lambda o: o.precision in ("float16", "bfloat16", "mixed-bf16"),
+    ),
     "optimizer": (
         ["--optimizer", "ADAM"],
         'optimizer = "adam"',
@@ -201,7 +207,7 @@ def test_unknown_config_key_error_unchanged() -> None:
         parse_config({"colour": True}, "p/pyproject.toml")
     known = (
         "baseline, betas, clip-grad-norm, device, eps, extend-select, fail-on, ignore, input-shapes, lr, meta, "
-        "models, momentum, optimizer, output-format, per-file-ignores, probe, probe-seeds, probe-steps, "
+        "models, momentum, optimizer, output-format, per-file-ignores, precision, probe, probe-seeds, probe-steps, "
         "probe-timeout, select, thresholds, weight-decay"
     )
     assert str(far.value) == f"p/pyproject.toml: [tool.gradlint] colour: unknown key; known keys: {known}"

@@ -26,7 +26,7 @@ def test_rule_examples(tmp_path, code: str, kind: str, index: int) -> None:
     path = tmp_path / f"{kind}_{index}.py"
     example = getattr(rule, kind)[index]
     path.write_text(textwrap.dedent(example.source), encoding="utf-8")
-    report = lint_paths([str(path)], LintOptions(rules=(rule,)))
+    report = lint_paths([str(path)], LintOptions(rules=(rule,), **rule.example_options))
     assert not report.errors, report.errors
     codes = [f.code for f in report.findings]
     if kind == "invalid":

@@ -17,11 +17,12 @@ from typing import Any
 from gradlint.estimate.context import Backward, OpContext, numel
 from gradlint.estimate.coverage import coverage_of, forward_unseen, op_kind
 from gradlint.estimate.layers import IdentityOp, Op
+from gradlint.estimate.precision import check_precision
 from gradlint.estimate.registry import ZERO_CONSTRUCTORS, op_for
 from gradlint.estimate.reparam import split_gradient
 from gradlint.estimate.signal import Signal, gaussian_input, parameter_signal
 from gradlint.estimate.values import evaluate
-from gradlint.types import LayerNode, ModelGraph
+from gradlint.types import LayerNode, ModelGraph, PrecisionMode
 from gradlint.types.estimates import Estimates, NodeEstimate, WeightEstimate
 from gradlint.verdict import VerdictThresholds, verdict
 
@@ -33,8 +34,11 @@ _SATURATED = 1e300
 _FLOAT_DTYPES = ("float", "half", "bfloat16", "double", "complex")
 
 
-def estimate(graph: ModelGraph, thresholds: VerdictThresholds | None = None) -> Estimates:
-    """Predict gradient statistics for ``graph`` (pure: reads only the graph and its parameter statistics)."""
+def estimate(
+    graph: ModelGraph, thresholds: VerdictThresholds | None = None, precision: PrecisionMode | None = None
+) -> Estimates:
+    """Predict gradient statistics for ``graph`` (pure: reads only the graph and its parameter statistics);
+    with ``precision``, also check them against that mode's number format (``estimate.precision``)."""
     nodes = graph.nodes
     by_name = graph.nodes_by_name
     signals: dict[str, Signal | None] = {}
@@ -58,7 +62,10 @@ def estimate(graph: ModelGraph, thresholds: VerdictThresholds | None = None) -> 
     judged = verdict(values, thresholds)
     if coverage.low:
         judged = replace(judged, reason=f"{judged.reason}; uncertain: the estimate {coverage.summary()}")
-    return Estimates(weights, node_estimates, judged, uncertain, coverage=coverage)
+    found = Estimates(weights, node_estimates, judged, uncertain, coverage=coverage)
+    if precision is None:
+        return found
+    return replace(found, precision=check_precision(graph, found, precision))
 
 
 def _forward(

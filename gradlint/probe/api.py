@@ -219,6 +219,11 @@ class _Copies:
         )
 
 
+def private_copy(model: nn.Module, rebuild: Callable[[], nn.Module] | None = None) -> nn.Module:
+    """One private copy as the probe makes them (a deep copy, else a rebuild), ready for the protocol."""
+    return _Copies(model, rebuild).make()
+
+
 def _prepared(private: nn.Module) -> nn.Module:
     """``private`` in train mode, its floating parameters all taking gradients and holding none yet."""
     for param in private.parameters():

@@ -24,6 +24,7 @@ import torch
 
 from gradlint._version import __version__
 from gradlint.report.paths import display_path
+from gradlint.report.precision import precision_dict
 from gradlint.report.rows import LayerRow, layer_rows, one_line, tally
 from gradlint.types import (
     Finding,
@@ -155,6 +156,7 @@ def _model(model: ModelReport) -> dict[str, Any]:
         **({"meta": {"reason": graph.meta, "note": META_NOTE}} if graph.meta is not None else {}),
         **_estimate(model),
         **_probe(model),
+        **precision_dict(model),
     }
 
 

@@ -58,6 +58,7 @@ from rich.text import Text
 
 from gradlint.optimizers import describe
 from gradlint.report.paths import display_path
+from gradlint.report.precision import precision_lines
 from gradlint.report.profile import profile_lines
 from gradlint.report.rows import SEVERITY_ORDER, LayerRow, Tally, layer_rows, one_line, probe_outcome, tally
 from gradlint.suppress import read_source
@@ -123,6 +124,8 @@ class TextReporter:
             if self.show_probe:
                 for line in (*probe_lines(model), *disagreement_lines(model)):
                     self._line(self.out, Text(f"  {line}"))
+            for line in precision_lines(model):
+                self._line(self.out, Text(f"  {line}"))
         self._models_rendered += 1
         for finding in model.findings:
             self._finding(finding, graph)

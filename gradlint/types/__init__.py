@@ -24,6 +24,16 @@ from gradlint.types.graph import (
     dtype_name,
     nearest_site,
 )
+from gradlint.types.precision import (
+    ActivationOverflow,
+    GradientUnderflow,
+    LossScale,
+    NumberFormat,
+    PrecisionCheck,
+    PrecisionMeasurement,
+    PrecisionMode,
+    VanishingConstant,
+)
 from gradlint.types.probe import (
     MemoryEstimate,
     NonFiniteSite,
@@ -43,6 +53,14 @@ from gradlint.types.training import (
 from gradlint.types.verdict import Verdict, VerdictThresholds
 
 __all__ = [
+    "ActivationOverflow",
+    "GradientUnderflow",
+    "LossScale",
+    "NumberFormat",
+    "PrecisionCheck",
+    "PrecisionMeasurement",
+    "PrecisionMode",
+    "VanishingConstant",
     "FINDING_KINDS",
     "OPTIMIZER_NAMES",
     "TRAINING_VERDICTS",

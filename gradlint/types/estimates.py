@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from gradlint.types.base import frozen_mapping
+from gradlint.types.precision import PrecisionCheck
 from gradlint.types.training import TrainingCheck
 from gradlint.types.verdict import Verdict
 
@@ -94,6 +95,8 @@ class Estimates:
     has run it; rules read it to state findings for that optimizer."""
     coverage: Coverage = Coverage(0, 0, 0, 0)
     """How much of the model the estimate covered; when ``coverage.low`` the verdict rests on guesses."""
+    precision: PrecisionCheck | None = None
+    """The precision check under ``--precision`` (None without it)."""
 
     def weight(self, name: str) -> WeightEstimate:
         return self.weights_by_name[name]

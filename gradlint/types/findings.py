@@ -23,6 +23,7 @@ FINDING_KINDS = frozenset(
         "dead-units",
         "non-finite",
         "optimizer",
+        "precision",
     }
 )
 

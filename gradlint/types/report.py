@@ -11,6 +11,7 @@ from gradlint.types.base import SourceLocation
 from gradlint.types.estimates import Estimates
 from gradlint.types.findings import Finding
 from gradlint.types.graph import ModelGraph
+from gradlint.types.precision import PrecisionMeasurement
 from gradlint.types.probe import Agreement, ProbeResult
 
 
@@ -28,6 +29,8 @@ class ModelReport:
     """Why ``--probe`` ran and failed (one line); the static result above still stands."""
     agreement: Agreement | None = None
     """Where the probe's measurement and the estimate disagree, per weight (when both ran)."""
+    precision_probe: PrecisionMeasurement | None = None
+    """``--probe --precision``: the precision quantities measured in the dtype."""
 
 
 @dataclass(frozen=True)
