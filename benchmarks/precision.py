@@ -2,6 +2,7 @@
 
     python benchmarks/precision.py                          # the corpus, float16 and bfloat16
     python benchmarks/precision.py --modes float16,mixed x.py --json out.json
+    python benchmarks/precision.py --summarize a.json b.json  # the summary of runs split over processes
 
 For every model of the corpus (benchmarks/corpus/) and every mode, gradlint's pipeline (load -> trace
 -> estimate under ``--precision``) predicts the GL8xx findings; ``gradlint.probe.precision`` then runs
@@ -143,7 +144,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="probe device (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: %(default)s)")
     parser.add_argument("--json", metavar="OUT", help="also write every row to this JSON file")
+    parser.add_argument("--summarize", nargs="+", metavar="JSON", help="only summarize the rows of earlier --json runs")
     args = parser.parse_args(argv)
+    if args.summarize:
+        rows = [row for path in args.summarize for row in json.loads(Path(path).read_text(encoding="utf-8"))["rows"]]
+        for mode in dict.fromkeys(r["mode"] for r in rows):
+            print_summary(summarize(rows, mode))
+        errors = [r for r in rows if "error" in r]
+        print(f"\n{len(rows) - len(errors)} runs, {len(errors)} errors")
+        for row in errors:
+            print(f"  {Path(row['target']).name} [{row['mode']}]: {row['error']}")
+        return 0
     torch.set_num_threads(args.threads)
     modes = [parse_precision(m).name for m in args.modes.split(",") if m.strip()]
     try:
