@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from gradlint.engine import run_rules
+from gradlint.engine import merge_root_causes, run_rules
 from gradlint.errors import HOW_TO_REPORT, GradlintError, InternalError, UsageError
 from gradlint.estimate import estimate
 from gradlint.estimate.precision import parse_precision
@@ -268,10 +268,10 @@ def _lint_loaded(
         stage,
     )
     if not (options.probe or options.probe_steps > 0):
-        return ModelReport(graph, findings, estimates=estimates)
+        return ModelReport(graph, merge_root_causes(findings), estimates=estimates)
     if graph.meta is not None:
         skipped = f"the model was built on the meta device ({graph.meta}), so it has no weights to run"
-        return ModelReport(graph, findings, estimates=estimates, probe_skipped=skipped)
+        return ModelReport(graph, merge_root_causes(findings), estimates=estimates, probe_skipped=skipped)
     if on_progress is not None:
         on_progress(f"probing {loaded.target} on {options.device}")
     try:
@@ -297,11 +297,12 @@ def _lint_loaded(
     except (GradlintError, InternalError) as error:
         # The static result does not depend on the probe: it stays, with the probe's error beside it.
         message = str(error) + (f" {HOW_TO_REPORT}" if isinstance(error, InternalError) else "")
-        return ModelReport(graph, findings, estimates=estimates, probe_error=message)
+        return ModelReport(graph, merge_root_causes(findings), estimates=estimates, probe_error=message)
     compared = agreement(estimates.weights, measured.weights)
+    # merged after the probe judged each finding on its own: a related location keeps its own verdict
     findings = confirm_findings(findings, measured)
     if mode is None or not options.probe:
-        return ModelReport(graph, findings, measured, estimates, agreement=compared)
+        return ModelReport(graph, merge_root_causes(findings), measured, estimates, agreement=compared)
     if on_progress is not None:
         on_progress(f"probing {loaded.target} in {mode.name}")
     in_dtype = _staged(
@@ -316,7 +317,7 @@ def _lint_loaded(
         ),
         stage,
     )
-    findings = confirm_precision(findings, in_dtype, mode)
+    findings = merge_root_causes(confirm_precision(findings, in_dtype, mode))
     return ModelReport(graph, findings, measured, estimates, agreement=compared, precision_probe=in_dtype)
 
 

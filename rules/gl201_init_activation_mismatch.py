@@ -9,6 +9,10 @@ gradient-norm factors √χ leaves 10^±2 over at least three layers, or a singl
 ReLU, LeCun for SELU and tanh) brings the product back: that is what makes it an init problem. The
 finding's `after_fix` is the static estimate re-run with that init.
 
+A warning; an error when the product leaves 10^±4 (DESIGN §3's error threshold). When GL102/GL101
+(vanishing/exploding gradient) or GL301 (deep plain stack) report the same run of layers, they are
+folded into this finding as related locations, and it takes the highest of their severities.
+
 ## Why is this bad
 The gradient norm is multiplied by √χ at every layer, so a small mismatch compounds with depth:
 PyTorch's default `nn.Linear`/`nn.Conv*` init (variance 1/(3·fan_in)) under ReLU gives χ = 1/6,

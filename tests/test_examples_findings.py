@@ -64,7 +64,8 @@ def test_findings_name_the_layer_and_its_line(report: Report, name: str) -> None
     text = path.read_text(encoding="utf-8")
     models = [m for m in report.models if m.graph.source_path == str(path.resolve())]
     assert len(models) == 1
-    findings = list(models[0].findings)
+    # a finding merged into another (one root cause) still names its layer and line, as a related location
+    findings = [*models[0].findings, *(r for f in models[0].findings for r in f.related)]
     assert all(f.location is not None and f.location.path == str(path.resolve()) for f in findings)
     assert EXPECTED[name] <= {(f.code, f.module) for f in findings}
     assert EXPECTED_CODES.get(name, set()) <= {f.code for f in findings}
@@ -74,3 +75,13 @@ def test_findings_name_the_layer_and_its_line(report: Report, name: str) -> None
         matches = [snippet for pattern, snippet in BUILT_AT[name] if re.fullmatch(pattern, finding.module or "")]
         assert matches, f"{finding.code} names `{finding.module}`, not a layer of {name}"
         assert finding.location.line == _line_of(text, matches[0]), f"{finding.code} {finding.module}"
+
+
+def test_one_run_of_layers_is_one_finding(report: Report) -> None:
+    """deep_relu_mlp: the init mismatch, the vanishing gradient and the deep plain stack are one root cause."""
+    (model,) = [m for m in report.models if m.graph.source_path == str((EXAMPLES / "deep_relu_mlp.py").resolve())]
+    (finding,) = model.findings
+    assert (finding.code, finding.module) == ("GL201", "net.0")
+    assert sorted(r.code for r in finding.related) == ["GL102", "GL301"]
+    assert finding.severity.value == "error"  # the vanishing gradient's error survives the merge
+    assert finding.evidence["after_fix"]["verdict"] == "ok"

@@ -295,6 +295,7 @@ def test_findings() -> None:
         },
         "evidence": {"log10_ratio": -6.81235, "layers": ["net.0", "net.2"], "gain": "inf"},
         "confirmed": True,
+        "related": [],
     }
     assert (findings[1]["module"], findings[1]["location"], findings[1]["fix"], findings[1]["evidence"]) == (
         None,

@@ -340,6 +340,17 @@ def _finding(finding: Finding) -> dict[str, Any]:
         "fix": {"description": fix.description, "code": fix.code} if fix is not None else None,
         "evidence": {str(k): json_value(v) for k, v in finding.evidence.items()},
         "confirmed": finding.confirmed,
+        "related": [
+            {
+                "code": r.code,
+                "severity": r.severity.value,
+                "module": r.module,
+                "location": _location(r.location, col=True) if r.location is not None else None,
+                "message": r.message,
+                "confirmed": r.confirmed,
+            }
+            for r in finding.related
+        ],
     }
 
 

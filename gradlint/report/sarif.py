@@ -27,7 +27,7 @@ from gradlint.errors import ISSUE_URL
 from gradlint.report.json_format import json_value
 from gradlint.report.repo import repo_relative, repo_root
 from gradlint.report.rows import probe_outcome
-from gradlint.types import Finding, ModelGraph, Report, Severity, TargetError
+from gradlint.types import Finding, ModelGraph, RelatedLocation, Report, Severity, TargetError
 from gradlint.types.report import finding_file, model_label
 
 if TYPE_CHECKING:
@@ -168,7 +168,28 @@ def _result(
             "evidence": {str(k): json_value(v) for k, v in finding.evidence.items()},
         },
     }
+    if finding.related:
+        result["relatedLocations"] = [
+            _related(number, related, path, root) for number, related in enumerate(finding.related, 1)
+        ]
     return result
+
+
+def _related(number: int, related: RelatedLocation, path: str, root: str) -> dict[str, Any]:
+    """A finding merged into this one (the same root cause), as SARIF's relatedLocations show it."""
+    if related.location is not None and related.location.path:
+        path = related.location.path
+    relative = repo_relative(path, root)
+    line, col = (related.location.line, related.location.col) if related.location is not None else (1, 1)
+    module = f"{related.module}: " if related.module else ""
+    return {
+        "id": number,
+        "physicalLocation": {
+            "artifactLocation": _artifact(path, relative),
+            "region": {"startLine": max(line, 1), "startColumn": max(col, 1)},
+        },
+        "message": {"text": f"{related.code} [{related.severity.value}] {module}{related.message}"},
+    }
 
 
 def _message(finding: Finding) -> str:

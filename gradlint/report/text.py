@@ -62,7 +62,7 @@ from gradlint.report.precision import precision_lines
 from gradlint.report.profile import profile_lines
 from gradlint.report.rows import SEVERITY_ORDER, LayerRow, Tally, layer_rows, one_line, probe_outcome, tally
 from gradlint.suppress import read_source
-from gradlint.types import Finding, ModelGraph, ModelReport, Report, Severity, SourceLocation
+from gradlint.types import Finding, ModelGraph, ModelReport, RelatedLocation, Report, Severity, SourceLocation
 from gradlint.types.graph import META_NOTE
 
 PIPE_WIDTH = 160
@@ -176,6 +176,9 @@ class TextReporter:
         if self.show_source:
             for line in source_excerpt(location, finding.code):
                 self._line(self.out, Text(line, style=severity_style if line.rstrip().endswith(finding.code) else ""))
+        if self.show_fix:
+            for related in finding.related:
+                self._line(self.out, self._related(related, location))
         if self.show_fix and finding.fix is not None:
             first, *rest = finding.fix.description.splitlines() or [""]
             self._line(self.out, Text.assemble("    ", ("fix:", self._style("bold cyan")), " ", first))
@@ -183,6 +186,16 @@ class TextReporter:
                 self._line(self.out, Text(f"         {line}".rstrip()))
             for line in (finding.fix.code or "").splitlines():
                 self._line(self.out, Text(f"        {line}".rstrip()))
+
+    def _related(self, related: RelatedLocation, fallback: SourceLocation) -> Text:
+        where = related.location or fallback
+        return Text.assemble(
+            "    ",
+            ("related:", self._style("bold")),
+            f" {display_path(where.path)}:{where.line}:{where.col}: {related.code} [{related.severity.value}] ",
+            f"{related.module}: " if related.module else "",
+            related.message,
+        )
 
     def _layer_table(self, rows: tuple[LayerRow, ...]) -> Table:
         table = Table(

@@ -8,7 +8,7 @@ records hold data and indices over it, and nothing here presents or computes (th
 
 from gradlint.types.base import Severity, SourceLocation, frozen_mapping
 from gradlint.types.estimates import Estimates, NodeEstimate, WeightEstimate
-from gradlint.types.findings import FINDING_KINDS, Finding, Fix
+from gradlint.types.findings import FINDING_KINDS, Finding, Fix, RelatedLocation
 from gradlint.types.graph import (
     InitCall,
     InitInfo,
@@ -82,6 +82,7 @@ __all__ = [
     "ProbeResult",
     "ProbedActivation",
     "ProbedWeight",
+    "RelatedLocation",
     "Report",
     "Severity",
     "SourceLocation",

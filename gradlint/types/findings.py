@@ -35,6 +35,18 @@ class Fix:
 
 
 @dataclass(frozen=True)
+class RelatedLocation:
+    """A finding folded into another because both report one root cause (the same run of layers)."""
+
+    code: str
+    module: str | None
+    location: SourceLocation | None
+    message: str
+    severity: Severity
+    confirmed: bool | None = None
+
+
+@dataclass(frozen=True)
 class Finding:
     code: str
     name: str
@@ -47,3 +59,5 @@ class Finding:
     evidence: Mapping[str, Any] = field(default_factory=frozen_mapping)
     confirmed: bool | None = None
     """Set by the probe: True when a measurement confirms the finding, False when it refutes it."""
+    related: tuple[RelatedLocation, ...] = ()
+    """Findings of other rules about the same root cause, merged into this one (``engine.merge_root_causes``)."""
