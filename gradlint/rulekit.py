@@ -40,6 +40,7 @@ from gradlint.types import (
     Severity,
     SourceLocation,
     Verdict,
+    WeightEstimate,
     frozen_mapping,
 )
 
@@ -63,6 +64,7 @@ __all__ = [
     "Stream",
     "Verdict",
     "View",
+    "WeightEstimate",
     "activation_function",
     "concentration",
     "critical_gain_sq",

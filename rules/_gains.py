@@ -77,12 +77,20 @@ class RecommendedInit:
     call: str
     """The ``nn.init`` call on ``module.weight``."""
     gain_sq: float
-    """fan_in·E[W²] it gives."""
+    """fan_in·E[W²] it gives a square layer."""
     name: str
+    fan_avg: bool = False
+    """The call scales by 2/(fan_in + fan_out) (Xavier), not by 1/fan_in."""
+
+    def mean_sq(self, fans_in: int, fans_out: int) -> float:
+        """E[W²] the call gives a layer of ``fans_in`` inputs and ``fans_out`` outputs."""
+        if self.fan_avg:
+            return self.gain_sq * 2.0 / max(fans_in + fans_out, 1)
+        return self.gain_sq / max(fans_in, 1)
 
 
 def recommended_init(activation: LayerNode, depth: int = 1, q_in: float = 1.0) -> RecommendedInit | None:
-    """The init at the critical scale for the activation (He et al. 2015; LeCun for SELU and tanh), or None (sigmoid).
+    """The init at the critical scale for the activation (He et al. 2015; Xavier with the tanh gain for tanh, LeCun for SELU), or None (sigmoid).
 
     Other activations (GELU, SiLU, ELU, Mish ...) are not homogeneous: their critical scale depends on the
     signal, so it is solved for ``depth`` layers fed a second moment ``q_in``."""
@@ -97,6 +105,14 @@ def recommended_init(activation: LayerNode, depth: int = 1, q_in: float = 1.0) -
             f'nn.init.kaiming_normal_(module.weight, a={slope:g}, nonlinearity="leaky_relu")',
             2.0 / (1.0 + slope * slope),
             f"He (kaiming_normal_, leaky_relu a={slope:g})",
+        )
+    if name == "tanh":
+        # Glorot & Bengio's init with torch's tanh gain 5/3: what nn.init documents for tanh layers
+        return RecommendedInit(
+            'nn.init.xavier_uniform_(module.weight, gain=nn.init.calculate_gain("tanh"))',
+            25.0 / 9.0,
+            "Xavier (xavier_uniform_, calculate_gain('tanh'))",
+            fan_avg=True,
         )
     if name == "selu" or name in TANH_LIKE:
         # LeCun normal: SELU's self-normalising fixed point; for tanh σ_w² = 1 is the edge of chaos

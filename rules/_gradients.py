@@ -5,16 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from gradlint.rulekit import Estimates, ModelGraph, ParamStats, Severity, Verdict, parameter_behind
-
-_NONLINEARITY = {
-    "relu": "relu",
-    "relu6": "relu",
-    "leaky_relu": "leaky_relu",
-    "tanh": "tanh",
-    "sigmoid": "sigmoid",
-    "selu": "selu",
-}
+from gradlint.rulekit import Estimates, ModelGraph, ParamStats, Severity, Verdict, WeightEstimate, parameter_behind
 
 
 def contributing_layers(graph: ModelGraph, estimates: Estimates, *, growing: bool, count: int = 3) -> list[str]:
@@ -32,25 +23,6 @@ def contributing_layers(graph: ModelGraph, estimates: Estimates, *, growing: boo
     ranked = sorted(gains.items(), key=lambda kv: -kv[1] if growing else kv[1])
     chosen = [(m, v) for m, v in ranked if (v > 0.05 if growing else v < -0.05)][:count]
     return [f"{m} (×10^{v:+.2f})" for m, v in chosen]
-
-
-def init_fix_code(graph: ModelGraph) -> str:
-    """A ``model.apply`` snippet that initialises every Linear/Conv for the activation that follows it."""
-    feeds = {n.feeds_activation for n in graph.nodes if n.role in ("linear", "conv") and n.feeds_activation}
-    nonlinearity = _NONLINEARITY.get(next(iter(feeds)), "relu") if len(feeds) == 1 else "relu"
-    if nonlinearity in ("tanh", "sigmoid"):
-        body = f'nn.init.xavier_uniform_(module.weight, gain=nn.init.calculate_gain("{nonlinearity}"))'
-    else:
-        body = f'nn.init.kaiming_normal_(module.weight, nonlinearity="{nonlinearity}")'
-    return (
-        "def init_weights(module):\n"
-        "    if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):\n"
-        f"        {body}\n"
-        "        if module.bias is not None:\n"
-        "            nn.init.zeros_(module.bias)\n"
-        "\n"
-        "model.apply(init_weights)"
-    )
 
 
 _MULTIPLY = frozenset({"mul", "mul_", "__mul__", "__rmul__", "imul"})
@@ -89,6 +61,28 @@ def gain_severity(severe: bool, estimates: Estimates) -> Severity:
     return Severity.ERROR if severe and not estimates.uncertain else Severity.WARNING
 
 
+#: Weights whose predicted log10 gradient RMS is within this of the extreme are equally extreme: the
+#: estimate cannot tell them apart, so the finding goes to the first of them, where the problem starts.
+NEAR_ORDERS = 0.1
+
+
+def where_it_starts(estimates: Estimates, name: str, value: float | None) -> WeightEstimate:
+    """The first weight in forward order whose predicted value is within ``NEAR_ORDERS`` of the extreme
+    ``value`` at ``name`` (``name`` itself when none comes before it)."""
+    if value is not None and math.isfinite(value):
+        for weight in estimates.weights:
+            if weight.log10_grad_rms is not None and abs(weight.log10_grad_rms - value) <= NEAR_ORDERS:
+                return weight
+    return estimates.weight(name)
+
+
+def unfixed_note(fix: object, tried: tuple[str, ...]) -> str:
+    """Said when no candidate fix removed the finding on re-estimate: none is offered rather than one that fails."""
+    if fix is not None:
+        return ""
+    return f"; no fix gradlint can verify removes it (re-estimated: {', '.join(tried) or 'nothing applicable'})"
+
+
 def uncertainty_note(estimates: Estimates) -> str:
     if not estimates.uncertain:
         return ""
@@ -97,9 +91,12 @@ def uncertainty_note(estimates: Estimates) -> str:
     return f" (uncertain: {node} {reason}{more})"
 
 
-def verdict_evidence(found: Verdict, layers: list[str], after: Verdict, extreme: str) -> dict[str, Any]:
+def verdict_evidence(
+    found: Verdict, layers: list[str], after: Verdict, extreme: str, tried: tuple[str, ...]
+) -> dict[str, Any]:
     """GL101's and GL102's evidence: the predicted ``extreme`` (``max`` or ``min``) and span, the layers
-    that drive them, and the same numbers re-estimated under the critical init (``after_fix``)."""
+    that drive them, and the same numbers re-estimated with the fix applied (``after_fix``; ``tried`` names
+    the candidate fixes re-estimated, the offered one last)."""
     return {
         f"pred_{extreme}_log10_grad_rms": getattr(found, f"{extreme}_value"),
         "pred_span_log10": found.span,
@@ -110,5 +107,6 @@ def verdict_evidence(found: Verdict, layers: list[str], after: Verdict, extreme:
             "verdict": after.verdict,
             f"{extreme}_log10_grad_rms": getattr(after, f"{extreme}_value"),
             "span_log10": after.span,
+            "tried": list(tried),
         },
     }

@@ -17,9 +17,7 @@ from gradlint.rulekit import (
     LayerNode,
     ModelGraph,
     ParamStats,
-    critical_gain_sq,
     estimate,
-    fan_in,
     frozen_mapping,
 )
 
@@ -56,23 +54,6 @@ def with_params(
         mean_sq = sum(s for _, s in new_blocks) / count
         params[name] = replace(old, mean=mean, mean_sq=mean_sq, blocks=tuple(new_blocks))
     return replace(graph, params=frozen_mapping(params))
-
-
-def with_critical_init(graph: ModelGraph) -> ModelGraph:
-    """``graph`` as if every Linear/Conv weight were re-drawn at the critical scale for the activation it feeds
-    (He for ReLU: E[W²] = 2/fan_in) and every bias zeroed: the end-to-end fix GL101/GL102 re-estimate."""
-    moments: dict[str, tuple[float, float]] = {}
-    for node in graph.nodes:
-        if node.op != "call_module" or node.role not in ("linear", "conv") or node.module is None:
-            continue
-        weight = graph.params.get(f"{node.module}.weight")
-        if weight is None:
-            continue
-        moments[weight.name] = (0.0, critical_gain_sq(node.feeds_activation) / max(fan_in(node, weight), 1))
-        bias = graph.params.get(f"{node.module}.bias")
-        if bias is not None:
-            moments[bias.name] = (0.0, 0.0)
-    return with_params(graph, moments)
 
 
 def with_nodes(graph: ModelGraph, change: Callable[[LayerNode], LayerNode]) -> ModelGraph:

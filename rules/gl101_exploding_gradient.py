@@ -6,6 +6,10 @@ Runs gradlint's static estimate of every weight's gradient RMS under the referen
 predicted gradient RMS reaches 10^3 or the first weight's gradient is 10^2 above the last's.
 The message names the layers whose backward gain contributes most.
 
+Severity: an error when the predicted maximum reaches 10^4 or the first-to-last span 10^4 (DESIGN §3's
+error threshold) on an estimate every op had a rule for; a warning otherwise, and a warning at most
+where part of the model was estimated by a generic rule (the message says which).
+
 ## Why is this bad
 Exploding gradients make the first SGD/Adam steps overshoot: the loss jumps to Inf/NaN, or the
 optimiser spends its first thousands of steps undoing the initial scale. They come from weights
@@ -25,22 +29,29 @@ Initialise at the critical scale for the activation, and clip gradients as a saf
 nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
 torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
 ```
+The finding's fix fits the model's layers: orthogonal `weight_hh` (and an LSTM forget-gate bias of 1)
+for recurrent layers; He for ReLU, Xavier with `calculate_gain('tanh')` for tanh, the mean-field
+gain for SiLU/GELU; and for a model with its own deliberate init and residual branches (GPT-2/Llama's
+depth-scaled `normal_`), no re-init: each branch's output layer scaled by 1/√(2·blocks). A fix is
+offered only when the static estimate re-run with it applied no longer explodes (`after_fix`; its
+`tried` lists the candidates re-estimated); otherwise the message says none could be verified.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gradlint.rulekit import Example, Fix, Hit, RuleContext, Severity, estimate, frozen_mapping
+from gradlint.rulekit import Example, Hit, RuleContext, Severity, frozen_mapping
 
+from ._gradient_fix import gradient_fix
 from ._gradients import (
     contributing_layers,
     gain_severity,
-    init_fix_code,
     uncertainty_note,
+    unfixed_note,
     verdict_evidence,
+    where_it_starts,
 )
-from ._whatif import with_critical_init
 
 CODE = "GL101"
 NAME = "exploding-gradient"
@@ -58,26 +69,23 @@ def check(ctx: RuleContext) -> Iterator[Hit]:
     found = estimates.verdict
     if found.max_weight is None:
         return
-    worst = estimates.weight(found.max_weight)
+    worst = where_it_starts(estimates, found.max_weight, found.max_value)
     span = found.span or 0.0
     severe = (found.max_value or 0.0) >= ERROR_ORDERS or span >= ERROR_ORDERS
     layers = contributing_layers(graph, estimates, growing=True)
-    after = estimate(with_critical_init(graph)).verdict
-    fix = Fix(
-        "initialise each layer at the critical scale for its activation (He for ReLU, Xavier for tanh), "
-        "and clip the gradient norm while training",
-        init_fix_code(graph) + "\ntorch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)",
-    )
+    planned = gradient_fix(graph, lambda after: after.verdict.verdict == "exploding", exploding=True)
+    after = planned.after.verdict
     growth = f", {span:+.1f} orders from the last weight to the first" if span >= 1 else ""
     yield Hit(
         message=(
             f"gradients are predicted to explode: gradient RMS up to 10^{found.max_value:.1f} at `{found.max_weight}`"
             f"{growth}; largest backward gains at {', '.join(layers) or 'no single layer'}{uncertainty_note(estimates)}"
+            f"{unfixed_note(planned.fix, planned.tried)}"
         ),
         module=worst.module,
-        fix=fix,
+        fix=planned.fix,
         severity=gain_severity(severe, estimates),
-        evidence=frozen_mapping(verdict_evidence(found, layers, after, "max")),
+        evidence=frozen_mapping(verdict_evidence(found, layers, after, "max", planned.tried)),
     )
 
 
@@ -121,6 +129,28 @@ class Net(nn.Module):
         return self.net(x)
 """,
         module="net.40",
+        says="gradients are predicted to explode",
+    ),
+    Example(
+        """
+import torch
+from torch import nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.RNN(32, 128, batch_first=True)
+        with torch.no_grad():
+            nn.init.normal_(self.rnn.weight_hh_l0, std=3.0 / 128**0.5)  # σ_max(W_hh) far above 1
+        self.head = nn.Linear(128, 1)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.head(out[:, -1])
+
+EXAMPLE_INPUTS = (torch.randn(8, 64, 32),)
+""",
+        module="rnn",
         says="gradients are predicted to explode",
     ),
 ]

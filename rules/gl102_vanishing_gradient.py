@@ -9,6 +9,10 @@ Gradients that are small only behind learnable gates initialised small (LayerSca
 ConvNeXt and CaiT, ReZero's α) are by design and not flagged: re-estimated with the gates at 1,
 the model must still vanish for the rule to fire.
 
+Severity: an error when the first-to-last span or the drop below the last weight reaches 10^-4 (DESIGN
+§3's error threshold) on an estimate every op had a rule for; a warning otherwise, and a warning at most
+where part of the model was estimated by a generic rule (the message says which).
+
 ## Why is this bad
 The first layers barely learn: their updates are orders of magnitude smaller than the last
 layers', so training stalls or only the head trains. Typical causes: PyTorch's default
@@ -32,23 +36,30 @@ def init_weights(module):
 
 model.apply(init_weights)
 ```
+The finding's fix fits the model's layers, as GL101's does (orthogonal `weight_hh` and an LSTM
+forget-gate bias of 1 for recurrent layers; He, Xavier with `calculate_gain('tanh')`, or the SiLU/GELU
+gain for the activation each Linear/Conv feeds; a deliberate init is not overwritten), and is offered
+only when the re-estimate with it applied no longer vanishes (`after_fix`). The finding sits on the
+first weight within 0.1 orders of the smallest, where the shrinking starts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gradlint.rulekit import Example, Fix, Hit, ModelGraph, RuleContext, Severity, estimate, frozen_mapping
+from gradlint.rulekit import Example, Hit, ModelGraph, RuleContext, Severity, estimate, frozen_mapping
 
+from ._gradient_fix import gradient_fix
 from ._gradients import (
     contributing_layers,
     gain_severity,
-    init_fix_code,
     small_gates,
     uncertainty_note,
+    unfixed_note,
     verdict_evidence,
+    where_it_starts,
 )
-from ._whatif import with_critical_init, with_params
+from ._whatif import with_params
 
 CODE = "GL102"
 NAME = "vanishing-gradient"
@@ -68,7 +79,7 @@ def check(ctx: RuleContext) -> Iterator[Hit]:
         return
     if _gated_by_design(graph):
         return
-    worst = estimates.weight(found.min_weight)
+    worst = where_it_starts(estimates, found.min_weight, found.min_value)
     span = found.span or 0.0
     last = estimates.weights_by_name.get(found.last_weight) if found.last_weight else None
     drop = (found.min_value or 0.0) - (
@@ -76,22 +87,19 @@ def check(ctx: RuleContext) -> Iterator[Hit]:
     )
     severe = span <= -ERROR_ORDERS or drop <= -ERROR_ORDERS
     layers = contributing_layers(graph, estimates, growing=False)
-    after = estimate(with_critical_init(graph)).verdict
-    fix = Fix(
-        "initialise each layer at the critical scale for the activation it feeds (He init for ReLU); "
-        "in deep stacks add residual connections or normalisation",
-        init_fix_code(graph),
-    )
+    planned = gradient_fix(graph, lambda after: after.verdict.verdict == "vanishing", exploding=False)
+    after = planned.after.verdict
     shrink = f", {span:+.1f} orders from the last weight to the first" if span <= -1 else ""
     yield Hit(
         message=(
             f"gradients are predicted to vanish: gradient RMS down to 10^{found.min_value:.1f} at `{found.min_weight}`"
             f"{shrink}; smallest backward gains at {', '.join(layers) or 'no single layer'}{uncertainty_note(estimates)}"
+            f"{unfixed_note(planned.fix, planned.tried)}"
         ),
         module=worst.module,
-        fix=fix,
+        fix=planned.fix,
         severity=gain_severity(severe, estimates),
-        evidence=frozen_mapping(verdict_evidence(found, layers, after, "min")),
+        evidence=frozen_mapping(verdict_evidence(found, layers, after, "min", planned.tried)),
     )
 
 
@@ -171,7 +179,7 @@ class Net(nn.Module):
     def forward(self, x):
         return self.net(x)
 """,
-        module="net.2",
+        module="net.0",
         says="gradients are predicted to vanish",
     ),
     """

@@ -6,10 +6,11 @@ them) computes each layer's backward gain χ = fan_in·E[W²]·E[φ'(√q z)²] 
 layer's predicted pre-activation second moment q, and flags the run when the product of the
 gradient-norm factors √χ leaves 10^±2 over at least three layers, or a single layer alone leaves
 10^±2. It fires only when re-initialising the run at the critical scale for its activation (He for
-ReLU, LeCun for SELU and tanh) brings the product back: that is what makes it an init problem. The
-finding's `after_fix` is the static estimate re-run with that init.
+ReLU, Xavier with `calculate_gain("tanh")` for tanh, LeCun for SELU, the mean-field std for SiLU/GELU)
+brings the product back: that is what makes it an init problem. The finding's `after_fix` is the
+static estimate re-run with that init.
 
-A warning; an error when the product leaves 10^±4 (DESIGN §3's error threshold). When GL102/GL101
+Severity: a warning; an error when the product leaves 10^±4 (DESIGN §3's error threshold). When GL102/GL101
 (vanishing/exploding gradient) or GL301 (deep plain stack) report the same run of layers, they are
 folded into this finding as related locations, and it takes the highest of their severities.
 
@@ -59,7 +60,7 @@ from gradlint.rulekit import (
     module_span,
 )
 
-from ._gains import LayerGain, chain_gains, common_scope, in_scope, init_snippet, recommended_init
+from ._gains import LayerGain, RecommendedInit, chain_gains, common_scope, in_scope, init_snippet, recommended_init
 from ._whatif import reestimate, summary, with_params
 
 CODE = "GL201"
@@ -103,7 +104,7 @@ def _hit(graph: ModelGraph, view: View, chain: Chain, gains: list[LayerGain], to
     # the whole run, its output layer included: the snippet re-initialises every layer of these types in scope
     types = tuple(sorted({n.module_type or "Linear" for n in chain.layers}))
     scope = common_scope([n.module or "" for n in chain.layers])
-    fixed_estimates, after_total = _after_fix(graph, gains, init.gain_sq, types, scope)
+    fixed_estimates, after_total = _after_fix(graph, gains, init, types, scope)
     if abs(after_total) > abs(total) - MIN_IMPROVEMENT:
         return None  # the init is not the lever (saturation, width changes): other rules say why
     layers = [g.layer for g in gains]
@@ -144,7 +145,7 @@ def _hit(graph: ModelGraph, view: View, chain: Chain, gains: list[LayerGain], to
 
 
 def _after_fix(
-    graph: ModelGraph, gains: list[LayerGain], gain_sq: float, types: tuple[str, ...], scope: str
+    graph: ModelGraph, gains: list[LayerGain], init: RecommendedInit, types: tuple[str, ...], scope: str
 ) -> tuple[Estimates, float]:
     """Re-estimate with the snippet applied: every layer of ``types`` under ``scope`` re-initialised, biases zeroed."""
     moments: dict[str, tuple[float, float]] = {}
@@ -155,7 +156,7 @@ def _after_fix(
         weight = view.param(node.module, "weight")
         if weight is None:
             continue
-        moments[weight.name] = (0.0, gain_sq / fan_in(node, weight))
+        moments[weight.name] = (0.0, init.mean_sq(fan_in(node, weight), weight.shape[0] * math.prod(weight.shape[2:])))
         if view.param(node.module, "bias") is not None:
             moments[f"{node.module}.bias"] = (0.0, 0.0)
     fixed_graph = with_params(graph, moments)

@@ -8,6 +8,8 @@ such activations keep less than 1/4 of the gradient variance each (half of its n
 run shrinks the gradient norm by at least 10×. The finding's `after_fix` is the static estimate re-run
 with those activations replaced by ReLU under He init.
 
+Severity: a warning; an error when the gradient-norm factor across the run reaches 10^-4 (DESIGN §3).
+
 ## Why is this bad
 A bounded activation's slope is at most φ'(0) — 1/4 for sigmoid — and falls further as the
 pre-activations grow: E[tanh'²] is 0.46 at unit variance and 0.2 at variance 4. Unlike a

@@ -5,8 +5,10 @@ Finds runs of at least ten weight layers in series — each one's input is the p
 through nothing but activations, dropout, reshapes and pooling — and reports the run with the
 static estimate of its gradient-norm gain and its finite-width spread β = Σ 1/width (Hanin 2018).
 It is a warning when β > 0.5 (DESIGN §3), a note otherwise. SELU stacks, which are built to be
-self-normalising (Klambauer et al. 2017), are left alone. When GL201 or GL102/GL101 report the same run,
-this finding is folded into theirs as a related location.
+self-normalising (Klambauer et al. 2017), are left alone.
+
+Severity: a warning when β > 0.5 (DESIGN §3), info otherwise. When GL201 or GL102/GL101 report the same
+run, this finding is folded into theirs as a related location.
 
 ## Why is this bad
 In a plain stack every layer multiplies the gradient by its own gain χ, so any deviation from

@@ -7,6 +7,8 @@ estimate, which models batch norm's finite-batch backward and the removal of the
 signal shared by a batch). It flags the run when that product reaches 10× and makes it an error at
 100×, the span at which DESIGN §2 calls the model exploding.
 
+Severity: a warning; an error when the predicted growth reaches 100× (DESIGN §2's span threshold).
+
 ## Why is this bad
 Batch normalization fixes the forward scale, but in a plain stack its backward does not preserve
 the gradient: Yang et al. (2019) prove ‖g‖² grows by a constant factor per layer (×1.4–1.5 per

@@ -9,6 +9,8 @@ grows only while small embeddings are swamped by the first branches (Pre-LN tran
 not geometric and is left alone. The finding's `after_fix` re-estimates with every branch's weights
 scaled by Fixup's L^(-1/(2m-2)).
 
+Severity: a warning; an error when the backward growth reaches 100× (DESIGN §2's span threshold).
+
 ## Why is this bad
 For `x + F(x)` the variances add forward and backward: ‖g_l‖² = ‖g_{l+1}‖²·(1 + χ_F). A branch
 initialised to preserve its own input (He init, no normalization in it, or a normalization that

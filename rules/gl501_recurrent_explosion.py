@@ -8,6 +8,8 @@ steps. It fires when that factor reaches 10^2 (an error at 10^4), and reports Pa
 necessary condition σ_max(W_hh) > 1/γ (γ = max|φ'|: 1 for tanh and ReLU). The finding's `after_fix`
 re-estimates with W_hh orthogonal.
 
+Severity: an error when the growth over the sequence reaches 10^4 (DESIGN §3); a warning from 10^2.
+
 ## Why is this bad
 The gradient reaching step t - k has been multiplied by W_hhᵀ·diag(φ') k times. With χ_rec > 1 it
 grows geometrically with k (Pascanu, Mikolov & Bengio 2013): over a 64-step sequence a rate of

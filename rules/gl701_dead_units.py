@@ -8,6 +8,8 @@ lies below -3 pre-activation standard deviations: units that are off for 99.9 % 
 when the biases are negative on average and at least a quarter of the units are dead; 90 % is an
 error. The finding's `after_fix` re-estimates with the biases at zero.
 
+Severity: a warning; an error when at least 90% of the layer's units are dead at init.
+
 ## Why is this bad
 A ReLU unit whose pre-activation is always negative outputs 0 and passes no gradient, to its
 weights or to anything before it: it never recovers. A negative constant bias init

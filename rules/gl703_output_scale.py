@@ -7,6 +7,8 @@ itself amplifies its input at least 3×; an output that is large because the bod
 is left to the gradient rules. The finding's `after_fix` re-estimates with the head's weights scaled
 so that it no longer amplifies (output RMS = input RMS).
 
+Severity: a warning; an error when the output RMS reaches 100.
+
 ## Why is this bad
 Logits with std 10 put a softmax over 10 classes near one-hot at random: the first loss is tens
 of nats instead of ln(classes), its gradient is as large, and the first optimiser steps are spent

@@ -42,6 +42,7 @@ for module in self.modules():
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -98,7 +99,10 @@ def check(ctx: RuleContext) -> Iterator[Hit]:
         else:
             lines.append(init.call.replace("module.", f"{expr}."))
             gain_sq = init.gain_sq
-        moments[found.weight.name] = (0.0, gain_sq / max(fan_in(found.layer, found.weight), 1))
+        fans_in = max(fan_in(found.layer, found.weight), 1)
+        shape = found.weight.shape
+        mean_sq = init.mean_sq(fans_in, shape[0] * math.prod(shape[2:])) if init is not None else gain_sq / fans_in
+        moments[found.weight.name] = (0.0, mean_sq)
     after_estimates = reestimate(with_params(graph, moments))
     after_blocked = [w.name for w in after_estimates.weights if w.log10_grad_rms is None]
     names = ", ".join(f"`{s.layer.module}`" for s in stuck)
