@@ -43,10 +43,11 @@ def _order(finding: Finding) -> tuple[str, int, int, str]:
 
 
 #: Rules that report one run of layers from different angles: an init that shrinks or grows the gradient
-#: per layer (GL201), the gradient that vanishes or explodes end to end because of it (GL102, GL101), and
-#: the run being deep and plain (GL301). In this order, the first present becomes the merged finding: the
-#: init mismatch names the layer where the problem starts and carries the fix that removes the others.
-ROOT_CAUSE_ORDER = ("GL201", "GL102", "GL101", "GL301")
+#: per layer (GL201), a recurrence that grows it per step (GL501), the gradient that vanishes or explodes
+#: end to end because of them (GL102, GL101), weights frozen under Adam's eps by it (GL103), and the run
+#: being deep and plain (GL301). In this order, the first present becomes the merged finding: the cause
+#: names the layer where the problem starts and carries the fix that removes the others.
+ROOT_CAUSE_ORDER = ("GL201", "GL501", "GL102", "GL101", "GL103", "GL301")
 #: Rules whose ``evidence["layers"]`` lists the modules of the run they report.
 RUN_RULES = frozenset({"GL201", "GL301"})
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}

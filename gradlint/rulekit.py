@@ -40,6 +40,7 @@ from gradlint.types import (
     Severity,
     SourceLocation,
     Verdict,
+    VerdictThresholds,
     WeightEstimate,
     frozen_mapping,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "SourceLocation",
     "Stream",
     "Verdict",
+    "VerdictThresholds",
     "View",
     "WeightEstimate",
     "activation_function",

@@ -3,12 +3,22 @@
 ## What it does
 Runs gradlint's static estimate of every weight's gradient RMS under the reference protocol
 (random N(0, 1) inputs, a random linear loss; DESIGN §2) and flags the model when the largest
-predicted gradient RMS reaches 10^3 or the first weight's gradient is 10^2 above the last's.
+predicted gradient RMS reaches 10^3 or, along depth, the gradient grows by 10^2 toward the input (below).
 The message names the layers whose backward gain contributes most.
 
-Severity: an error when the predicted maximum reaches 10^4 or the first-to-last span 10^4 (DESIGN §3's
-error threshold) on an estimate every op had a rule for; a warning otherwise, and a warning at most
-where part of the model was estimated by a generic rule (the message says which).
+Along depth it compares like with like: weights of one role (the same name with the block indices
+as `*`: `layers.*.self_attn.q_proj.weight`, `net.*.weight`, `rnn.weight_hh_l*`), the first against the
+last; the span of the steepest role fires when the gradient grows by 10^2 toward the input. A
+query projection is never compared with an output head. The absolute test (a weight's gradient RMS
+reaches 10^3) is the reference protocol's scale: it applies without a configured optimizer;
+with one (`--optimizer` or `[tool.gradlint] optimizer`), the training check judges the scale for that
+optimizer instead, and only the span along depth fires this rule.
+
+Severity: without a configured optimizer, an error when the predicted maximum or the span reaches
+10^4 (DESIGN §3's error threshold) on an estimate every op had a rule for, a warning
+otherwise (a warning at most where a generic rule stood in for an op). With a configured optimizer the
+training check decides: the same when it predicts the model diverges, a warning when it predicts
+the other trouble, info when it predicts the model trains.
 
 ## Why is this bad
 Exploding gradients make the first SGD/Adam steps overshoot: the loss jumps to Inf/NaN, or the
@@ -40,13 +50,18 @@ offered only when the static estimate re-run with it applied no longer explodes 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from gradlint.rulekit import Example, Hit, RuleContext, Severity, frozen_mapping
 
 from ._gradient_fix import gradient_fix
 from ._gradients import (
     contributing_layers,
-    gain_severity,
+    explodes,
+    steepest,
+    thresholds_of,
+    training_note,
+    training_severity,
     uncertainty_note,
     unfixed_note,
     verdict_evidence,
@@ -64,28 +79,31 @@ ERROR_ORDERS = 4.0
 
 def check(ctx: RuleContext) -> Iterator[Hit]:
     graph, estimates = ctx.graph, ctx.estimates
-    if estimates.verdict.verdict != "exploding":
+    thresholds = thresholds_of(ctx)
+    if not explodes(estimates, thresholds):
         return
     found = estimates.verdict
     if found.max_weight is None:
         return
     worst = where_it_starts(estimates, found.max_weight, found.max_value)
-    span = found.span or 0.0
-    severe = (found.max_value or 0.0) >= ERROR_ORDERS or span >= ERROR_ORDERS
+    depth = steepest(estimates, exploding=True)
+    span = depth.span if depth is not None else 0.0
+    severe = bool(found.nonfinite) or (found.max_value or 0.0) >= ERROR_ORDERS or span >= ERROR_ORDERS
     layers = contributing_layers(graph, estimates, growing=True)
-    planned = gradient_fix(graph, lambda after: after.verdict.verdict == "exploding", exploding=True)
+    training = estimates.training
+    planned = gradient_fix(graph, lambda after: explodes(replace(after, training=training), thresholds), exploding=True)
     after = planned.after.verdict
-    growth = f", {span:+.1f} orders from the last weight to the first" if span >= 1 else ""
+    growth = f", {span:+.1f} orders from `{depth.last}` to `{depth.first}`" if depth is not None and span >= 1 else ""
     yield Hit(
         message=(
             f"gradients are predicted to explode: gradient RMS up to 10^{found.max_value:.1f} at `{found.max_weight}`"
             f"{growth}; largest backward gains at {', '.join(layers) or 'no single layer'}{uncertainty_note(estimates)}"
-            f"{unfixed_note(planned.fix, planned.tried)}"
+            f"{training_note(estimates)}{unfixed_note(planned.fix, planned.tried)}"
         ),
         module=worst.module,
         fix=planned.fix,
-        severity=gain_severity(severe, estimates),
-        evidence=frozen_mapping(verdict_evidence(found, layers, after, "max", planned.tried)),
+        severity=training_severity(severe, estimates, "diverges"),
+        evidence=frozen_mapping(verdict_evidence(found, layers, after, "max", planned.tried, depth)),
     )
 
 

@@ -2,16 +2,26 @@
 
 ## What it does
 Runs gradlint's static estimate of every weight's gradient RMS under the reference protocol
-and flags the model when the smallest predicted gradient RMS falls to 10^-3 or the first weight's
-gradient is 10^2 below the last's. The message names the layers whose backward gain shrinks the
+and flags the model when the smallest predicted gradient RMS falls to 10^-3 or, along depth, the
+gradient shrinks by 10^2 toward the input (below). The message names the layers whose backward gain shrinks the
 gradient most, and the finding's `after_fix` gives the re-estimated verdict with the fix applied.
 Gradients that are small only behind learnable gates initialised small (LayerScale's γ = 1e-6 in
 ConvNeXt and CaiT, ReZero's α) are by design and not flagged: re-estimated with the gates at 1,
 the model must still vanish for the rule to fire.
 
-Severity: an error when the first-to-last span or the drop below the last weight reaches 10^-4 (DESIGN
-§3's error threshold) on an estimate every op had a rule for; a warning otherwise, and a warning at most
-where part of the model was estimated by a generic rule (the message says which).
+Along depth it compares like with like: weights of one role (the same name with the block indices
+as `*`: `layers.*.self_attn.q_proj.weight`, `net.*.weight`, `rnn.weight_hh_l*`), the first against the
+last; the span of the steepest role fires when the gradient shrinks by 10^2 toward the input. A
+query projection is never compared with an output head. The absolute test (a weight's gradient RMS
+falls to 10^-3) is the reference protocol's scale: it applies without a configured optimizer;
+with one (`--optimizer` or `[tool.gradlint] optimizer`), the training check judges the scale for that
+optimizer instead, and only the span along depth fires this rule.
+
+Severity: without a configured optimizer, an error when the span or the drop below the last weight reaches
+10^-4 (DESIGN §3's error threshold) on an estimate every op had a rule for, a warning
+otherwise (a warning at most where a generic rule stood in for an op). With a configured optimizer the
+training check decides: the same when it predicts the model stalls, a warning when it predicts
+the other trouble, info when it predicts the model trains.
 
 ## Why is this bad
 The first layers barely learn: their updates are orders of magnitude smaller than the last
@@ -45,17 +55,22 @@ first weight within 0.1 orders of the smallest, where the shrinking starts.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 
-from gradlint.rulekit import Example, Hit, ModelGraph, RuleContext, Severity, estimate, frozen_mapping
+from gradlint.rulekit import Estimates, Example, Hit, ModelGraph, RuleContext, Severity, estimate, frozen_mapping
 
 from ._gradient_fix import gradient_fix
 from ._gradients import (
     contributing_layers,
-    gain_severity,
     small_gates,
+    steepest,
+    thresholds_of,
+    training_note,
+    training_severity,
     uncertainty_note,
     unfixed_note,
+    vanishes,
     verdict_evidence,
     where_it_starts,
 )
@@ -72,38 +87,45 @@ ERROR_ORDERS = 4.0
 
 def check(ctx: RuleContext) -> Iterator[Hit]:
     graph, estimates = ctx.graph, ctx.estimates
-    if estimates.verdict.verdict != "vanishing":
+    thresholds = thresholds_of(ctx)
+    if not vanishes(estimates, thresholds):
         return
     found = estimates.verdict
     if found.min_weight is None:
         return
-    if _gated_by_design(graph):
+    training = estimates.training
+
+    def still_fires(after: Estimates) -> bool:
+        return vanishes(replace(after, training=training), thresholds)
+
+    if _gated_by_design(graph, still_fires):
         return
     worst = where_it_starts(estimates, found.min_weight, found.min_value)
-    span = found.span or 0.0
+    depth = steepest(estimates, exploding=False)
+    span = depth.span if depth is not None else 0.0
     last = estimates.weights_by_name.get(found.last_weight) if found.last_weight else None
     drop = (found.min_value or 0.0) - (
         last.log10_grad_rms if last is not None and last.log10_grad_rms is not None else 0.0
     )
     severe = span <= -ERROR_ORDERS or drop <= -ERROR_ORDERS
     layers = contributing_layers(graph, estimates, growing=False)
-    planned = gradient_fix(graph, lambda after: after.verdict.verdict == "vanishing", exploding=False)
+    planned = gradient_fix(graph, still_fires, exploding=False)
     after = planned.after.verdict
-    shrink = f", {span:+.1f} orders from the last weight to the first" if span <= -1 else ""
+    shrink = f", {span:+.1f} orders from `{depth.last}` to `{depth.first}`" if depth is not None and span <= -1 else ""
     yield Hit(
         message=(
             f"gradients are predicted to vanish: gradient RMS down to 10^{found.min_value:.1f} at `{found.min_weight}`"
             f"{shrink}; smallest backward gains at {', '.join(layers) or 'no single layer'}{uncertainty_note(estimates)}"
-            f"{unfixed_note(planned.fix, planned.tried)}"
+            f"{training_note(estimates)}{unfixed_note(planned.fix, planned.tried)}"
         ),
         module=worst.module,
         fix=planned.fix,
-        severity=gain_severity(severe, estimates),
-        evidence=frozen_mapping(verdict_evidence(found, layers, after, "min", planned.tried)),
+        severity=training_severity(severe, estimates, "stalls"),
+        evidence=frozen_mapping(verdict_evidence(found, layers, after, "min", planned.tried, depth)),
     )
 
 
-def _gated_by_design(graph: ModelGraph) -> bool:
+def _gated_by_design(graph: ModelGraph, still_fires: Callable[[Estimates], bool]) -> bool:
     """The gradients are small only behind learnable gates that start small (LayerScale, ReZero).
 
     Re-estimated with every such gate at 1, the model no longer vanishes: the weights behind the gates
@@ -113,7 +135,7 @@ def _gated_by_design(graph: ModelGraph) -> bool:
     if not gates:
         return False
     opened = estimate(with_params(graph, {name: (1.0, 1.0) for name in gates}))
-    return opened.verdict.verdict != "vanishing"
+    return not still_fires(opened)
 
 
 VALID = [

@@ -78,10 +78,11 @@ def test_findings_name_the_layer_and_its_line(report: Report, name: str) -> None
 
 
 def test_one_run_of_layers_is_one_finding(report: Report) -> None:
-    """deep_relu_mlp: the init mismatch, the vanishing gradient and the deep plain stack are one root cause."""
+    """deep_relu_mlp: the init mismatch, the vanishing gradient, the weights it freezes under the default AdamW's
+    eps and the deep plain stack are one root cause."""
     (model,) = [m for m in report.models if m.graph.source_path == str((EXAMPLES / "deep_relu_mlp.py").resolve())]
     (finding,) = model.findings
     assert (finding.code, finding.module) == ("GL201", "net.0")
-    assert sorted(r.code for r in finding.related) == ["GL102", "GL301"]
+    assert sorted(r.code for r in finding.related) == ["GL102", "GL103", "GL301"]
     assert finding.severity.value == "error"  # the vanishing gradient's error survives the merge
     assert finding.evidence["after_fix"]["verdict"] == "ok"

@@ -69,8 +69,8 @@ def test_chart_follows_the_weights_in_forward_order(examples: dict[str, ModelRep
     assert all(p.forward is not None for p in chart.points)  # forward RMS of every Linear
     lo, hi = chart.y_range
     assert lo <= min(p.band[0] for p in chart.points if p.band) and hi >= chart.thresholds.explode_max
-    # GL102 on net.4 marks its weight and no other
-    assert [p.name for p in chart.flagged] == ["net.4.weight"]
+    # GL102 on net.0 (where the shrinking starts) marks its weight and no other
+    assert [p.name for p in chart.flagged] == ["net.0.weight"]
     assert chart.flagged[0].findings[0].code == "GL102"
 
 
@@ -109,7 +109,7 @@ def test_profile_rows_show_the_bands_and_the_flagged_weight(examples: dict[str, 
     assert first.rindex("|") == header.index(" 3 ") + 1
     assert first[first.index("|") - 3 : first.index("|")] == "..."  # the vanishing zone is shaded
     assert "o" in first.split("|")[0]  # the prediction falls in it
-    assert next(line for line in lines if line.startswith("net.4 ")).endswith("GL102")
+    assert next(line for line in lines if line.startswith("net.0 ")).endswith("GL102")
 
 
 def test_profile_with_probe_shows_measured_values(probed: Report) -> None:
@@ -171,7 +171,7 @@ def test_html_has_one_mark_per_weight_bands_and_every_name(examples: dict[str, M
 
 def test_html_marks_findings_on_their_weights(examples: dict[str, ModelReport]) -> None:
     page = html_page(flow_charts(Report((examples["deep_relu_mlp"],))))
-    assert re.findall(r'<g class="finding" data-weight="([^"]+)">', page) == ["net.4.weight"]
+    assert re.findall(r'<g class="finding" data-weight="([^"]+)">', page) == ["net.0.weight"]
     assert ">GL102</text>" in page and "GL102 [error]" in page
 
 
