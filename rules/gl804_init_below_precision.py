@@ -8,6 +8,9 @@ LayerScale γ = 1e-6) by its value, a random one by its RMS, with the share of e
 zero. The finding's `after_fix` re-checks the model under mixed precision, which keeps parameters in
 float32.
 
+Severity: a warning when more than half of the parameter's elements round to 0 in the low dtype; info
+otherwise (the value survives, with few bits).
+
 ## Why is this bad
 float16 stores 1e-6 as a subnormal with about 4 of its 10 mantissa bits, and values under 3e-8 as 0:
 updates to such a parameter are quantised coarsely or lost, and a zeroed weight blocks its branch.

@@ -198,10 +198,10 @@ def test_an_internal_error_in_one_target_leaves_the_others(tmp_path: Path, monke
     write(tmp_path, "b.py", "from torch import nn\nmodel = nn.Linear(3, 2)\n")
     real = api.estimate
 
-    def estimate(graph, thresholds):  # type: ignore[no-untyped-def]
+    def estimate(graph, thresholds, *rest):  # type: ignore[no-untyped-def]
         if graph.target.startswith("a.py"):
             raise KeyError("boom")
-        return real(graph, thresholds)
+        return real(graph, thresholds, *rest)
 
     monkeypatch.setattr(api, "estimate", estimate)
     report = lint_paths(["a.py", "b.py"], LintOptions())
