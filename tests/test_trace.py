@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+import torch
+from torch import nn
 
 from gradlint.api import LintOptions
 from gradlint.load import load_target, parse_target
@@ -204,3 +206,24 @@ def test_tracing_leaves_the_model_untouched() -> None:
 
 def test_lint_options_restrict_methods() -> None:
     assert LintOptions(trace_methods=("hooks",)).trace_methods == ("hooks",)
+
+
+def test_fx_keeps_a_tensor_constant_made_in_forward() -> None:
+    """A tensor a forward builds from Python values (Swin's relative-position index) is a tensor constant
+    fx stores on the module it traced; shapes must propagate on that module, so fx is still the tracer."""
+    import gradlint
+
+    class WithConstant(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            index = torch.tensor([3, 2, 1, 0])
+            return self.fc(x)[:, index]
+
+    model = WithConstant()
+    before = set(vars(model))
+    report = gradlint.lint(model, torch.randn(2, 4))
+    assert report.models[0].graph.trace.method == "fx", report.models[0].graph.trace
+    assert set(vars(model)) == before  # the constant lives on the traced copy, never on the user's model

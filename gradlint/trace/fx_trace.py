@@ -78,9 +78,12 @@ def trace_fx(
     kwargs = example_kwargs or {}
     tracer = tracer if tracer is not None else _Tracer()
     # Tracing runs the forward with proxies: one that caches on ``self`` (``self.freqs_cis = ...``) must do it on a copy.
-    graph = tracer.trace(shared_copy(model), concrete_args=_concrete_args(model, example_inputs, kwargs))
+    traced = shared_copy(model)
+    graph = tracer.trace(traced, concrete_args=_concrete_args(model, example_inputs, kwargs))
     _refuse_hidden_weights(graph, model)
-    values = _propagate(model, graph, _placeholder_values(model, example_inputs, kwargs))
+    # fx keeps tensor constants (``_tensor_constant0``: a tensor a forward makes from Python values, Swin's
+    # relative-position index) as attributes of the module it traced: the copy, so shapes propagate on it.
+    values = _propagate(traced, graph, _placeholder_values(model, example_inputs, kwargs))
     raw: list[RawOp] = []
     for node in graph.nodes:
         if node.op == "placeholder" and node.name not in values:
