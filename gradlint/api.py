@@ -39,7 +39,7 @@ from gradlint.types import (
     frozen_mapping,
 )
 
-__all__ = ["LintOptions", "lint", "lint_paths", "optimizer_of", "with_overrides"]
+__all__ = ["LintOptions", "lint", "lint_paths", "lint_specs", "optimizer_of", "plan_targets", "with_overrides"]
 
 
 ProgressCallback = Callable[[str], None]
@@ -63,11 +63,36 @@ def lint_paths(
     ``options_for`` gives each file its own options (the ``[tool.gradlint]`` closest to it);
     without it every file uses ``options``.
     """
+    return lint_specs(
+        plan_targets(targets, options),
+        options,
+        on_model=on_model,
+        on_error=on_error,
+        on_progress=on_progress,
+        options_for=options_for,
+    )
+
+
+def plan_targets(targets: Sequence[str], options: LintOptions = LintOptions()) -> list[TargetSpec]:
+    """The files (and ``PATH:ATTR`` models) :func:`lint_paths` lints for ``targets``, in its order."""
     _check_meta_probe(options)
     texts = _named_model_files(targets) if options.skip_no_model else list(targets)
     specs = expand_targets(texts)
     if options.skip_no_model:
         specs = [replace(spec, from_directory=True) for spec in specs]
+    return specs
+
+
+def lint_specs(
+    specs: Sequence[TargetSpec],
+    options: LintOptions = LintOptions(),
+    *,
+    on_model: Callable[[ModelReport], None] | None = None,
+    on_error: Callable[[TargetError], None] | None = None,
+    on_progress: ProgressCallback | None = None,
+    options_for: Callable[[TargetSpec], LintOptions] | None = None,
+) -> LintReport:
+    """:func:`lint_paths` on targets already planned (a shard of them, one worker's share)."""
     models: list[ModelReport] = []
     errors: list[TargetError] = []
 

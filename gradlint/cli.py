@@ -91,11 +91,11 @@ def _with_options(command: Callable[..., None]) -> Callable[..., None]:
 def check_command(targets: tuple[str, ...], **values: Any) -> None:
     """Lint the models in TARGETS (files, PATH:EXPR, directories); none: the models listed in
     [[tool.gradlint.models]], else the current directory."""
-    from gradlint.api import lint_paths
     from gradlint.baseline import write_baseline
     from gradlint.config import Settings
     from gradlint.report import TextReporter
     from gradlint.report.progress import Progress
+    from gradlint.scale import WorkerSetup, fair_threads, lint_run
     from gradlint.types import ModelReport, Severity, TargetError
 
     write_baseline_file = values["write_baseline"]
@@ -139,12 +139,17 @@ def check_command(targets: tuple[str, ...], **values: Any) -> None:
         if values["debug"] and error.exception is not None:
             traceback.print_exception(error.exception, file=sys.stderr)
 
+    jobs = values["jobs"] or run_config.jobs or 1
+    threads = fair_threads(values["threads"] or run_config.threads, jobs)
+    setup = WorkerSetup(settings.overrides, values["config_file"], values["isolated"], threads)
     try:
         with progress:
-            report = lint_paths(
+            report = lint_run(
                 targets,
-                settings.base_options(),
-                options_for=settings.options_for,
+                settings,
+                setup,
+                jobs=jobs,
+                shard=values["shard"],
                 on_model=on_model,
                 on_error=on_error,
                 on_progress=progress.update,

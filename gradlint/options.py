@@ -97,6 +97,25 @@ def canonical_precision(value: str | None) -> str | None:
     return name
 
 
+def parse_shard(text: str, where: str = "--shard") -> tuple[int, int]:
+    """``"2/4"`` -> ``(2, 4)``: shard 2 of 4, counted from 1 as CI matrices count their runners."""
+    index, slash, count = text.strip().partition("/")
+    try:
+        shard = (int(index), int(count)) if slash else None
+    except ValueError:
+        shard = None
+    if shard is None or not 1 <= shard[0] <= shard[1]:
+        raise UsageError(f"{where} {text!r}: expected I/N with 1 <= I <= N, such as 1/4")
+    return shard
+
+
+def _config_count(reader: Reader, value: Any, key: str) -> int:
+    count = reader.integer(value, key)
+    if count < 1:
+        reader.fail(key, "must be 1 or more")
+    return count
+
+
 def _check_device(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None:
         return None
@@ -894,6 +913,40 @@ OPTIONS: tuple[Option, ...] = (
         scope="run",
     ),
     Option("debug", "bool", False, "Show tracebacks for errors.", flag="--debug", click={"is_flag": True}, scope="run"),
+    Option(
+        "jobs",
+        "int | None",
+        None,
+        "Lint the targets in N worker processes, torch's threads split between them (default 1: in this process).",
+        flag="--jobs",
+        short="-j",
+        click={"type": click.IntRange(min=1), "metavar": "N"},
+        key="jobs",
+        from_config=lambda r, v, k, base: _config_count(r, v, k),
+        scope="run",
+    ),
+    Option(
+        "threads",
+        "int | None",
+        None,
+        "Cap torch's threads per lint at N (default: every core for one lint; a fair share under --jobs "
+        "or a pre-commit hook).",
+        flag="--threads",
+        click={"type": click.IntRange(min=1), "metavar": "N"},
+        key="threads",
+        from_config=lambda r, v, k, base: _config_count(r, v, k),
+        scope="run",
+    ),
+    Option(
+        "shard",
+        "tuple[int, int] | None",
+        None,
+        "Lint only shard I of N (1-based): each file goes to the shard a hash of its path names, the same on "
+        "every run and runner.",
+        flag="--shard",
+        click={"callback": lambda ctx, param, value: None if value is None else parse_shard(value), "metavar": "I/N"},
+        scope="run",
+    ),
     # Given in [tool.gradlint] or as lint() keywords only.
     Option(
         "thresholds",

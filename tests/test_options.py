@@ -185,7 +185,7 @@ def test_reachable_by_keyword(name: str) -> None:
 
 def test_run_wide_rows() -> None:
     run_rows = [row for row in OPTIONS if row.scope == "run"]
-    assert {row.name for row in run_rows if row.key} == {"output_format", "fail_on", "models"}
+    assert {row.name for row in run_rows if row.key} == {"output_format", "fail_on", "jobs", "models", "threads"}
     config = parse_config({"output-format": "SARIF", "fail-on": "error"}, "pyproject.toml")
     assert (config.output_format, config.fail_on) == ("sarif", "error")
     ctx = check_command.make_context("check", ["net.py", "--format", "json", "--fail-on", "warning", "-q"])
@@ -206,9 +206,9 @@ def test_unknown_config_key_error_unchanged() -> None:
     with pytest.raises(UsageError) as far:
         parse_config({"colour": True}, "p/pyproject.toml")
     known = (
-        "baseline, betas, clip-grad-norm, device, eps, extend-select, fail-on, ignore, input-shapes, lr, meta, "
+        "baseline, betas, clip-grad-norm, device, eps, extend-select, fail-on, ignore, input-shapes, jobs, lr, meta, "
         "models, momentum, optimizer, output-format, per-file-ignores, precision, probe, probe-seeds, probe-steps, "
-        "probe-timeout, select, thresholds, weight-decay"
+        "probe-timeout, select, threads, thresholds, weight-decay"
     )
     assert str(far.value) == f"p/pyproject.toml: [tool.gradlint] colour: unknown key; known keys: {known}"
 

@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("gradlint.registry", "gradlint.engine", "gradlint.catalog", "gradlint.docs"),
     ("gradlint.report",),
     ("gradlint.options", "gradlint.config"),
-    ("gradlint.api", "gradlint.testing", "gradlint.pytest_plugin"),
+    ("gradlint.api", "gradlint.scale", "gradlint.testing", "gradlint.pytest_plugin"),
     ("gradlint.cli", "gradlint.__main__", "gradlint"),
 )
 
