@@ -197,7 +197,7 @@ def test_pytest_plugin_under_xdist(tmp_path: Path) -> None:
     for i in range(3):
         (tmp_path / f"model_{i}.py").write_text(NAN_MODEL if i == 0 else CLEAN_MODEL)
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "--gradlint", "-n", "2", "-p", "no:cacheprovider", "-q", str(tmp_path)],
+        [sys.executable, "-m", "pytest", "--gradlint", "-n", "2", "-p", "no:cacheprovider", "-v", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=600,
@@ -205,5 +205,5 @@ def test_pytest_plugin_under_xdist(tmp_path: Path) -> None:
     )
     assert done.returncode == 1, done.stdout + done.stderr
     assert "1 failed, 2 passed" in done.stdout, done.stdout
-    assert "created: 2/2 workers" in done.stdout, done.stdout
+    assert "created: 2/2 workers" in done.stdout and "[gw" in done.stdout, done.stdout  # ran on xdist's workers
     assert "GL001" in done.stdout
