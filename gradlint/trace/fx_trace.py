@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -146,11 +147,32 @@ def _refuse_hidden_weights(graph: fx.Graph, model: nn.Module) -> None:
             )
 
 
+# Layers whose output has their input's shape and dtype. On meta tensors only the shape is wanted, and
+# torch's meta batch norm runs a Python decomposition: 11 ms a layer, 3/4 of ResNet-50's shape propagation.
+_SAME_SHAPE = frozenset({nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.Dropout, nn.Identity})
+_BATCH_NORMS = frozenset({nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d})
+
+
 class _Recorder(fx.Interpreter):
-    def __init__(self, module: nn.Module, graph: fx.Graph) -> None:
+    def __init__(self, module: nn.Module, graph: fx.Graph, *, on_meta: bool = False) -> None:
         super().__init__(fx.GraphModule(module, graph))
         self.values: dict[str, tuple[tuple[int, ...] | None, str | None]] = {}
         self.layers_done = 0
+        self.on_meta = on_meta
+
+    def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
+        x = args[0] if self.on_meta and len(args) == 1 and not kwargs else None
+        if isinstance(x, torch.Tensor) and x.device.type == "meta":
+            module = self.fetch_attr(target)
+            kind = type(module)  # exactly these classes: a subclass may change its forward
+            if kind in _SAME_SHAPE:
+                return torch.empty_like(x)
+            # one value per channel in training mode is the real forward's error: the kernel runs and says so
+            single = module.training and x.shape[0] * math.prod(x.shape[2:]) == 1 if x.dim() >= 2 else True
+            if kind in _BATCH_NORMS and not single and x.shape[1] == module.num_features:
+                module._check_input_dim(x)  # the real forward's errors (a 3-D input to BatchNorm2d) stay errors
+                return torch.empty_like(x)
+        return super().call_module(target, args, kwargs)
 
     def run_node(self, n: fx.Node) -> Any:
         try:
@@ -169,7 +191,7 @@ class _Recorder(fx.Interpreter):
 def _propagate(model: nn.Module, graph: fx.Graph, example_inputs: Sequence[Any]) -> dict[str, Any]:
     """Shapes of every node (``example_inputs``: the placeholders' values, in order): on the meta device when it can, else with a real forward on a private copy."""
     try:
-        recorder = _Recorder(meta_copy(model), graph)
+        recorder = _Recorder(meta_copy(model), graph, on_meta=True)
         with torch.no_grad():
             recorder.run(*to_meta(list(example_inputs)))
         return recorder.values
