@@ -362,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
                     processes=not args.skip_processes,
                 )
             )
+            print(headline(rows[-1:], ww_note)[-1], file=sys.stderr, flush=True)  # kept if a later model is cut off
         llama = None if args.skip_70b else lint_in_subprocess(LLAMA_70B, workdir, "llama-70b")
         scaling = {}
         if not args.skip_scaling:
