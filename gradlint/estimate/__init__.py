@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from gradlint.estimate.context import Backward, OpContext, numel
+from gradlint.estimate.context import OpContext, numel
 from gradlint.estimate.coverage import coverage_of, forward_unseen, op_kind
 from gradlint.estimate.layers import IdentityOp, Op
+from gradlint.estimate.positions import PositionTrack
 from gradlint.estimate.precision import check_precision
 from gradlint.estimate.registry import ZERO_CONSTRUCTORS, op_for
 from gradlint.estimate.reparam import split_gradient
@@ -45,14 +46,16 @@ def estimate(
     values: dict[str, Any] = {}
     contexts: dict[str, OpContext] = {}
     rules: dict[str, Op] = {}
+    track = PositionTrack(graph)
     for node in nodes:
         if node.shape is None and node.op == "call_function":
             values[node.name] = evaluate(node, by_name, values)
         signals[node.name] = _forward(node, graph, by_name, signals, values, contexts, rules)
+        track.forward(node, signals, contexts, rules)
 
     reasons = {name: rule.uncertain for name, rule in rules.items()}
     unseen = forward_unseen(nodes, reasons)
-    grads, weight_sq, weight_unseen = _backward(graph, nodes, contexts, rules, signals, unseen)
+    grads, weight_sq, weight_unseen = _backward(graph, nodes, contexts, rules, signals, unseen, track)
 
     uncertain = tuple((name, reason) for name, reason in reasons.items() if reason)
     weights = _weights(graph, weight_sq)
@@ -111,12 +114,14 @@ def _backward(
     rules: Mapping[str, Op],
     signals: Mapping[str, Signal | None],
     forward_unseen: Mapping[str, frozenset[str]],
+    track: PositionTrack,
 ) -> tuple[dict[str, float], dict[str, float], dict[str, frozenset[str]]]:
     """Gradient variance per element of every node's output, E[(∂L/∂W)²] of every parameter, and the op kinds
     without a rule that each parameter's estimate went through (forward to its layer, backward from the output)."""
     by_name = graph.nodes_by_name
     grads: dict[str, float] = {}
     shared: dict[str, float] = {}  # position-shared part of grads
+    tokens: dict[str, float] = {}  # part of grads at prepended token positions (positions.py)
     centered: dict[str, bool] = {}  # every contribution has zero batch mean
     coverage: dict[str, float] = {}
     weight_sq: dict[str, float] = {}
@@ -141,7 +146,7 @@ def _backward(
         ctx.cache["coverage"] = coverage.get(node.name, 1.0)
         ctx.cache["g_pos"] = g_pos
         ctx.cache["centered"] = centered.get(node.name, False)
-        result: Backward = rule.backward(ctx, g)
+        result, token_share = track.backward(node, rule, ctx, g, tokens.get(node.name, 0.0))
         # the gradient's path to the output, this op included; a weight also reads its layer's input
         here = unseen.get(node.name, frozenset()) | ({op_kind(node)} if rule.uncertain else frozenset())
         reads = here | forward_unseen.get(node.name, frozenset())
@@ -164,6 +169,7 @@ def _backward(
             if signal is None or signal.constant:
                 continue
             grads[source] = grads.get(source, 0.0) + value
+            tokens[source] = tokens.get(source, 0.0) + min(token_share.get(index, 0.0), value)
             unseen[source] = unseen.get(source, frozenset()) | here
             source_node = by_name[source]
             if source_node.op == "get_attr" and source_node.target in graph.params:
