@@ -19,7 +19,7 @@ uniform does at initialisation (a first model: trained attention can concentrate
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gradlint.estimate.context import Backward, OpContext, parameter_behind
 from gradlint.estimate.functions import AddOp, ElementwiseOp, MulOp, PowOp
@@ -59,6 +59,8 @@ class PositionTrack:
     graph: ModelGraph
     tracked: dict[str, _Tokens] = field(default_factory=dict)
     reads: set[str] = field(default_factory=set)
+    skips: set[str] = field(default_factory=set)
+    """``x[:, k:]``: the sequence without its tokens."""
     prepends: dict[str, tuple[int, int]] = field(default_factory=dict)
     """cat node -> (index of the token input, index of the sequence input)."""
 
@@ -93,7 +95,11 @@ class PositionTrack:
             signals[node.name] = IdentityOp().forward(token_ctx)
             return
         if self._slices_positions(node):
-            return  # ``x[:, 1:]``: the patches without the tokens
+            source_shape = self.graph.node(node.inputs[0]).shape or (1, 1)
+            tokens = round(sources[0].fraction * source_shape[1]) if sources[0] is not None else 0
+            if node.shape is not None and len(node.shape) == 3 and node.shape[1] == source_shape[1] - tokens:
+                self.skips.add(node.name)
+            return  # some positions of the sequence: the tensor's own signal
         if isinstance(rule, OpaqueOp) or not isinstance(rule, (*_POSITION_WISE, IdentityOp)):
             return  # mixes positions (attention, pooling) or has no rule: the tokens are the tensor's own again
         token_rule = op_for(node, self.graph)
@@ -107,14 +113,17 @@ class PositionTrack:
         statistics; returns it with each input's token share."""
         tokens = min(tokens, g)
         if node.name in self.reads:
+            # the head reads the tokens: all of the gradient is theirs, and none is common to all T positions
             result = rule.backward(ctx, g)
-            return result, dict(result.inputs)  # the head reads the tokens: all of the gradient is theirs
+            return replace(result, shared_inputs=dict.fromkeys(result.inputs, 0.0)), dict(result.inputs)
         if node.name in self.prepends:
             token_index, sequence_index = self.prepends[node.name]
             fraction = self.tracked[node.name].fraction
             return Backward(
                 inputs={token_index: tokens / fraction, sequence_index: (g - tokens) / (1.0 - fraction)}
             ), {}
+        if node.name in self.skips:
+            return rule.backward(ctx, g), {}  # read the patches alone: no gradient reaches the tokens here
         own = self.tracked.get(node.name)
         if own is None or own.rule is None or own.ctx is None or tokens <= 0.0:
             result = rule.backward(ctx, g)
@@ -123,7 +132,8 @@ class PositionTrack:
         g_pos = ctx.g_pos
         ctx.cache["g_pos"] = g_pos * rest / g
         rest_result = rule.backward(ctx, rest) if rest > 0.0 else Backward()
-        # k positions of one sample: their position-shared part is not modelled (k is 1 or 2)
+        # The tokens' weight gradient pairs k positions with their own statistics: no cross-position term (k is 1
+        # or 2). Their part of the position-shared gradient still passes on, split like the gradient.
         own.ctx.cache.update(coverage=ctx.cache.get("coverage", 1.0), g_pos=0.0, centered=ctx.centered)
         token_result = own.rule.backward(own.ctx, tokens)
         merged = Backward(centered=rest_result.centered)
@@ -134,10 +144,9 @@ class PositionTrack:
         for index in set(rest_result.inputs) | set(token_result.inputs):
             r, t = rest_result.inputs.get(index, 0.0), token_result.inputs.get(index, 0.0)
             merged.inputs[index] = r + t
-            default_r = ctx.g_pos * r / rest if rest > 0.0 else 0.0
-            merged.shared_inputs[index] = rest_result.shared_inputs.get(index, default_r) + (
-                token_result.shared_inputs.get(index, 0.0)
-            )
+            default_r = g_pos * r / g
+            default_t = g_pos * t / g
+            merged.shared_inputs[index] = rest_result.shared_inputs.get(index, default_r) + default_t
             source = self.tracked.get(node.inputs[index]) if index < len(node.inputs) else None
             if source is not None:
                 share[index] = t + r * source.fraction
