@@ -9,6 +9,7 @@ Lanczos converges from below.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ def collect_param_stats(
     init_records = init_records or {}
     modules = dict(model.named_modules(remove_duplicate=False))
     input_shapes = _layer_input_shapes(nodes)
+    output_shapes = _layer_output_shapes(nodes)
     repeated = {n.module for n in nodes if n.op == "call_module" and n.call_count > 1}
     functional = _functional_convolutions(nodes)
     stats: dict[str, ParamStats] = {}
@@ -60,7 +62,8 @@ def collect_param_stats(
             tolerance = COMPOUNDED_TOLERANCE if compounded else LANCZOS_TOLERANCE
             use = functional.get(name)
             if use is None and isinstance(owner, nn.modules.conv._ConvNd) and owner_path in input_shapes:
-                use = (input_shapes[owner_path], ConvGeometry.of(owner))
+                shape = input_shapes[owner_path]
+                use = (shape, _with_inner_padding(ConvGeometry.of(owner), shape, output_shapes.get(owner_path)))
             stats[name] = _stats(name, owner_path, local, parameter.detach(), owner, use, tolerance)
     return stats
 
@@ -125,6 +128,9 @@ class ConvGeometry:
     groups: int
     transposed: bool = False
     output_padding: tuple[int, ...] = ()
+    inner_padding: tuple[int, ...] = ()
+    """Zeros a module adds in its own ``forward`` before the kernel (total per spatial dimension, split as ``F.pad``'s
+    TensorFlow-style "same": the smaller half first)."""
 
     @classmethod
     def of(cls, conv: nn.modules.conv._ConvNd) -> ConvGeometry:
@@ -165,6 +171,40 @@ def _functional_convolutions(nodes: Sequence[LayerNode]) -> dict[str, ConvUse]:
             attrs["kernel_size"], attrs["stride"], attrs["padding"], attrs["dilation"], attrs["groups"]
         )
         found.setdefault(kernel.target, (tuple(source.shape), geometry))
+    return found
+
+
+def _with_inner_padding(
+    conv: ConvGeometry, input_shape: tuple[int, ...], output_shape: tuple[int, ...] | None
+) -> ConvGeometry:
+    """The geometry with the padding a convolution module applies inside its own ``forward``, read off its output.
+
+    efficientnet-pytorch's ``Conv2dStaticSamePadding`` has ``padding=0`` and runs a ``ZeroPad2d`` before
+    ``F.conv2d``: its kernel sees a larger input than the module is called with, and the operator is
+    the padded convolution. The smallest padding that gives the recorded output is what it applied.
+    """
+    spatial = len(conv.kernel_size)
+    if (
+        conv.transposed
+        or isinstance(conv.padding, str)
+        or output_shape is None
+        or len(output_shape) != len(input_shape)
+    ):
+        return conv
+    inner = tuple(
+        max(0, (o - 1) * s + (k - 1) * d + 1 - 2 * p - n)
+        for n, o, k, s, d, p in zip(
+            input_shape[-spatial:], output_shape[-spatial:], conv.kernel_size, conv.stride, conv.dilation, conv.padding
+        )
+    )
+    return dataclasses.replace(conv, inner_padding=inner) if any(inner) else conv
+
+
+def _layer_output_shapes(nodes: Sequence[LayerNode]) -> dict[str, tuple[int, ...]]:
+    found: dict[str, tuple[int, ...]] = {}
+    for node in nodes:
+        if node.op == "call_module" and node.module is not None and node.module not in found and node.shape is not None:
+            found[node.module] = tuple(node.shape)
     return found
 
 
@@ -306,6 +346,13 @@ def _conv_operator_norm(
     # is taken at that size, which made ResNet-50 at 224×224 spend most of its lint here.
     extents = [(k - 1) * d + 1 for k, d in zip(conv.kernel_size, conv.dilation)]
     lengths = [min(n, max(OPERATOR_LENGTH, 4 * e * s)) for n, e, s in zip(input_shape[-spatial:], extents, conv.stride)]
+    inner = conv.inner_padding or (0,) * spatial
+    if not conv.transposed and not isinstance(conv.padding, str):
+        # never below the smallest input the kernel fits in (a size the trace misread must not raise
+        # here): the norm only grows with the input, so a larger size errs on the safe side
+        lengths = [max(n, e - 2 * p - q) for n, e, p, q in zip(lengths, extents, conv.padding, inner)]
+    # F.pad takes (before, after) pairs from the last dimension backwards
+    pads = [side for q in reversed(inner) for side in (q // 2, q - q // 2)]
     sample_shape = (1, input_shape[-spatial - 1], *lengths)
     functional = {
         1: (F.conv1d, F.conv_transpose1d),
@@ -320,7 +367,7 @@ def _conv_operator_norm(
     def gram(vector: torch.Tensor) -> torch.Tensor:
         with torch.enable_grad():
             vector = vector.detach().requires_grad_(True)
-            output = forward(vector, weight, None, **kwargs)
+            output = forward(F.pad(vector, pads) if any(pads) else vector, weight, None, **kwargs)
             (adjoint,) = torch.autograd.grad(0.5 * (output * output).sum(), vector)
         return adjoint
 
