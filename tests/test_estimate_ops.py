@@ -1001,6 +1001,42 @@ def _functional_embedding() -> tuple[nn.Module, tuple[Any, ...]]:
     return seeded(OwnTable)(), (tokens((32, 16), 100),)
 
 
+class GaussianHead(nn.Module):
+    """A VAE decoder's output: ``Normal(mu, sigma)``; the protocol reads its ``rsample()`` (argument checks on)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(64, 64)
+        self.mu = nn.Linear(64, 64)
+        self.sigma = nn.Linear(64, 64)
+
+    def forward(self, x: torch.Tensor) -> torch.distributions.Distribution:
+        h = torch.tanh(self.fc(x))
+        return torch.distributions.Normal(self.mu(h), F.softplus(self.sigma(h)))
+
+
+class BernoulliHead(nn.Module):
+    """A distribution without ``rsample``: the protocol reads its ``mean`` (the probabilities)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(64, 64)
+        self.out = nn.Linear(64, 64)
+
+    def forward(self, x: torch.Tensor) -> torch.distributions.Distribution:
+        return torch.distributions.Bernoulli(logits=self.out(torch.tanh(self.fc(x))))
+
+
+@case("distribution-rsample")
+def _distribution_rsample() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(GaussianHead)(), (torch.randn(256, 64),)
+
+
+@case("distribution-mean")
+def _distribution_mean() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(BernoulliHead)(), (torch.randn(256, 64),)
+
+
 # --------------------------------------------------------------------------- the tests
 
 

@@ -35,6 +35,39 @@ def test_first_tensor_depth_first() -> None:
     assert first_tensor({"x": 1}) is None
 
 
+def test_a_distribution_stands_for_its_reparameterised_draw_else_its_mean() -> None:
+    loc = torch.zeros(4, 3, requires_grad=True)
+    normal = torch.distributions.Normal(loc, torch.ones(4, 3))
+    y, where = first_tensor((normal, torch.ones(1)))  # type: ignore[misc]
+    assert where == "output[0].rsample()" and y.shape == (4, 3) and y.requires_grad and y.std() > 0
+    probs = torch.full((4, 3), 0.25)
+    y, where = first_tensor(torch.distributions.Bernoulli(probs))  # type: ignore[misc]
+    assert where == "output.mean" and torch.equal(y, probs)
+    # a hook measuring a layer's output must not draw from the protocol's RNG
+    state = torch.random.get_rng_state()
+    assert first_tensor(normal, draw=False) is None
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
+class GaussianDecoder(nn.Module):
+    """torchvae's VAE in miniature: the forward returns ``Normal(mu, sigma)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mu = nn.Linear(8, 8)
+        self.log_sigma = nn.Linear(8, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.distributions.Normal:
+        return torch.distributions.Normal(self.mu(x), self.log_sigma(x).exp())
+
+
+def test_the_probe_measures_a_model_that_returns_a_distribution() -> None:
+    torch.manual_seed(0)
+    result = probe(GaussianDecoder(), (torch.randn(16, 8),), device="cpu")
+    assert {w.name for w in result.weights} == {"mu.weight", "log_sigma.weight"}
+    assert all(w.log10_grad_rms is not None for w in result.weights)
+
+
 def test_protocol_inputs_replace_floats_keep_ints() -> None:
     tokens = torch.randint(0, 10, (2, 3))
     x = torch.full((2, 4), 5.0, dtype=torch.float64)

@@ -216,6 +216,31 @@ _CONSTRUCTORS = frozenset(
     }
 )
 
+# Comparisons and tests give booleans: nothing flows back through them (a distribution's argument
+# checks, ``x > 0`` masks); the mask's effect is the rule of the op that applies it.
+_BOOLEAN = frozenset(
+    {
+        "eq",
+        "ne",
+        "gt",
+        "ge",
+        "lt",
+        "le",
+        *(f"__{op}__" for op in ("eq", "ne", "gt", "ge", "lt", "le")),
+        "_is_all_true",
+        "_is_any_true",
+        "all",
+        "any",
+        "isfinite",
+        "isnan",
+        "isinf",
+        "logical_and",
+        "logical_or",
+        "logical_not",
+        "logical_xor",
+    }
+)
+
 
 def op_for(node: LayerNode, graph: ModelGraph) -> Op:
     if node.op == "call_module":
@@ -286,6 +311,8 @@ def _function_op(node: LayerNode, graph: ModelGraph) -> Op:
         )
     if name in _PASS_THROUGH:
         return IdentityOp()
+    if name in _BOOLEAN:
+        return ConstantOp()
     if name in _CONSTRUCTORS:
         # shaped like their input (``x.new_empty(...).bernoulli_(keep)``: stochastic depth's mask), not from its values
         return ConstantOp(zero=name in ZERO_CONSTRUCTORS)

@@ -65,7 +65,7 @@ class ActivationRecorder:
         def hook(module: nn.Module, _args: Any, output: Any) -> None:
             if path in self.samples:
                 return  # a module applied in a loop: its first call stands for it
-            found = first_tensor(output)
+            found = first_tensor(output, draw=False)
             if found is None or not found[0].is_floating_point():
                 return
             self.samples[path] = measure(found[0], type(module).__name__, relu_family)

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from gradlint.errors import GradlintError
-from gradlint.trace.shapes import map_tensors
+from gradlint.trace.shapes import distribution_value, map_tensors
 
 
 def protocol_inputs(example_inputs: Any, generator: torch.Generator, device: torch.device) -> Any:
@@ -54,14 +54,21 @@ def call_model(model: nn.Module, inputs: Any) -> Any:
     return model(inputs)
 
 
-def first_tensor(output: Any, path: str = "output") -> tuple[torch.Tensor, str] | None:
+def first_tensor(output: Any, path: str = "output", *, draw: bool = True) -> tuple[torch.Tensor, str] | None:
     """The first tensor of ``output``, depth first, and where it was found.
 
     Walks tuples, lists, mappings (``dict``, HF ``ModelOutput``, which skips ``None`` fields)
-    and dataclasses in field order.
+    and dataclasses in field order; a ``torch.distributions.Distribution`` stands for its
+    ``rsample()``, else its ``mean`` (DESIGN §2 step 3); without ``draw`` it is passed over (a
+    hook must not draw from the RNG the protocol's forward uses).
     """
     if isinstance(output, torch.Tensor):
         return output, path
+    if isinstance(output, torch.distributions.Distribution):
+        if not draw:
+            return None
+        value, spelled = distribution_value(output)
+        return value, f"{path}.{spelled}"
     if isinstance(output, Mapping):
         items: list[tuple[str, Any]] = [(f"{path}[{k!r}]", v) for k, v in output.items()]
     elif isinstance(output, (tuple, list)):
@@ -71,7 +78,7 @@ def first_tensor(output: Any, path: str = "output") -> tuple[torch.Tensor, str] 
     else:
         return None
     for sub_path, value in items:
-        found = first_tensor(value, sub_path)
+        found = first_tensor(value, sub_path, draw=draw)
         if found is not None:
             return found
     return None
@@ -83,7 +90,7 @@ def output_tensor(output: Any) -> tuple[torch.Tensor, str]:
     if found is None:
         raise GradlintError(
             f"the model's output ({type(output).__name__}) holds no tensor; "
-            "the probe needs a tensor output (depth first through tuples, lists, dicts, dataclasses)"
+            "the probe needs a tensor output (depth first through tuples, lists, dicts, dataclasses, distributions)"
         )
     y, path = found
     if not y.is_floating_point():

@@ -22,7 +22,7 @@ from torch.overrides import TorchFunctionMode
 from gradlint.trace import ops
 from gradlint.trace.builder import RawOp, safe_node_name
 from gradlint.trace.copies import shared_copy
-from gradlint.trace.shapes import ForwardFailure, first_tensor_meta, iter_tensors, map_tensors
+from gradlint.trace.shapes import ForwardFailure, first_tensor_meta, iter_tensors, map_tensors, resolve_distributions
 
 _IGNORED = frozenset({"__get__", "__set__", "__len__", "__bool__", "__index__", "__format__", "__repr__", "__hash__"})
 
@@ -95,6 +95,17 @@ class _Watcher(TorchFunctionMode):
         shape, dtype = first_tensor_meta(result)
         stack = _stack_text()
         enclosing = self.module_stack[-1] if self.module_stack else ""
+        if name == "broadcast_tensors" and len(result) == len(args):
+            # each part is its own input expanded (``Normal(loc, scale)`` broadcasts the two): recorded
+            # as one op of all inputs, each part's gradient would reach every input
+            for item, source in zip(result, args):
+                part = f"expand_{len(self.raw)}"
+                shape, dtype = first_tensor_meta(item)
+                self.raw.append(
+                    RawOp(part, "call_function", "expand", self.refs(source), enclosing, shape, dtype, stack)
+                )
+                self.produced(part, item)
+            return result
         inputs = self.refs((args, kwargs))
         self.raw.append(
             RawOp(op_name, "call_function", name, inputs, enclosing, shape, dtype, stack, ops.scalar_args(args, kwargs))
@@ -185,7 +196,8 @@ def trace_hooks(
         watcher.produced(f"input_{label}", value)
     try:
         with torch.no_grad(), torch.random.fork_rng(), watcher:
-            output = copy(*example_inputs, **kwargs)
+            # a Distribution is read as the probe reads it, and the draw is recorded like any op
+            output = resolve_distributions(copy(*example_inputs, **kwargs))
     except Exception as exc:  # the user's forward: any exception type is possible
         where = failed_in[0] or (watcher.module_stack[-1] if watcher.module_stack else "")
         at_inputs = not any(op.op == "call_module" for op in watcher.raw)

@@ -68,6 +68,32 @@ def all_finite(tensor: torch.Tensor) -> bool:
     return math.isfinite(float(low)) and math.isfinite(float(high))
 
 
+def distribution_value(distribution: torch.distributions.Distribution) -> tuple[torch.Tensor, str]:
+    """The tensor the protocol reads ``y`` from when a model returns a ``torch.distributions.Distribution``.
+
+    Its ``rsample()`` when it has one (a reparameterised draw, through which every parameter of the
+    distribution gets a gradient: a VAE's decoder ``Normal(mu, sigma)``), else its ``mean``; with the
+    attribute spelled as it is taken (``rsample()`` or ``mean``), for the report. The draw uses the
+    global RNG, which the probe seeds and the tracers fork.
+    """
+    if distribution.has_rsample:
+        return distribution.rsample(), "rsample()"
+    return distribution.mean, "mean"
+
+
+def resolve_distributions(value: Any) -> Any:
+    """The same (nested) output with every ``Distribution`` in it replaced by :func:`distribution_value`'s tensor."""
+    if isinstance(value, torch.distributions.Distribution):
+        return distribution_value(value)[0]
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # namedtuple
+        return type(value)(*(resolve_distributions(v) for v in value))
+    if isinstance(value, tuple | list):
+        return type(value)(resolve_distributions(v) for v in value)
+    if isinstance(value, Mapping):
+        return {k: resolve_distributions(v) for k, v in value.items()}
+    return value
+
+
 def first_tensor_meta(value: Any) -> tuple[tuple[int, ...] | None, str | None]:
     for tensor in iter_tensors(value):
         try:
