@@ -1001,6 +1001,31 @@ def _functional_embedding() -> tuple[nn.Module, tuple[Any, ...]]:
     return seeded(OwnTable)(), (tokens((32, 16), 100),)
 
 
+class NormalizeRMSNorm(nn.Module):
+    """denoising-diffusion-pytorch's RMSNorm: ``F.normalize(x, dim=1) * g * sqrt(channels)`` between convolutions."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.conv1 = nn.Conv2d(16, 64, 3, padding=1)
+        self.g = nn.Parameter(torch.ones(1, 64, 1, 1))
+        self.conv2 = nn.Conv2d(64, 16, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.normalize(self.conv1(x), dim=self.dim) * self.g * math.sqrt(64)
+        return self.conv2(F.silu(h))
+
+
+@case("normalize-channels")
+def _normalize_channels() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(NormalizeRMSNorm)(1), (torch.randn(8, 16, 8, 8),)
+
+
+@case("normalize-last")
+def _normalize_last() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(NormalizeRMSNorm)(-1), (torch.randn(8, 16, 8, 8),)
+
+
 class GaussianHead(nn.Module):
     """A VAE decoder's output: ``Normal(mu, sigma)``; the protocol reads its ``rsample()`` (argument checks on)."""
 

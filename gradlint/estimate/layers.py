@@ -358,6 +358,42 @@ class FeatureNormOp(Op):
         return Backward(inputs={0: g * gamma_sq / (variance + eps) * projection})
 
 
+class NormalizeOp(Op):
+    """``F.normalize(x, p=2, dim=d)``: ``x / ‖x‖`` over one dimension (an RMSNorm written as ``normalize(x)·g·√d``).
+
+    Every vector comes out with norm 1, so each element has second moment 1/n; the Jacobian
+    ``(I - uuᵀ)/‖x‖`` passes ``(1 - 1/n)/(n·E[x²])`` of the gradient's second moment.
+    """
+
+    def _size(self, ctx: OpContext) -> int:
+        shape = ctx.input_shape(0) or ()
+        layout = tuple(ctx.attrs.get("layout", ()))
+        dim = ctx.attrs.get("dim", layout[2] if len(layout) > 2 else 1)
+        if not shape or not isinstance(dim, int) or not -len(shape) <= dim < len(shape):
+            return 1
+        return int(shape[dim])
+
+    def _scale(self, ctx: OpContext, x: Signal) -> float:
+        eps = ctx.attrs.get("eps")
+        eps = float(eps) if isinstance(eps, int | float) else 1e-12
+        return 1.0 / max(self._size(ctx) * x.q, eps * eps, 1e-300)
+
+    def forward(self, ctx: OpContext) -> Signal:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        scale = self._scale(ctx, x)
+        return clamp(
+            Signal(
+                q=x.q * scale, mean=x.mean * math.sqrt(scale), shared=x.shared * scale, pos_shared=x.pos_shared * scale
+            )
+        )
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        size = self._size(ctx)
+        projection = max(1 - 1 / size, 0.0)
+        return Backward(inputs={0: g * self._scale(ctx, x) * projection})
+
+
 class FunctionalConvOp(ConvOp):
     """``F.conv1d/2d/3d`` with a parameter kernel, reached through reshapes (Mamba's causal depthwise conv)."""
 
