@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gradlint.errors import UsageError
+from gradlint.types.precision import PRECISION_ALIASES, PRECISION_MODES
 from gradlint.verdict import VerdictThresholds
 
 if TYPE_CHECKING:
@@ -34,16 +35,7 @@ SEVERITIES = ("info", "warning", "error")
 # gradlint.probe's choices, mirrored (a test keeps them in step): the CLI imports the stages lazily.
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-# gradlint.estimate.precision's modes and aliases, mirrored likewise
-PRECISIONS = ("float16", "bfloat16", "mixed", "mixed-bf16")
-PRECISION_ALIASES = {
-    "fp16": "float16",
-    "half": "float16",
-    "bf16": "bfloat16",
-    "mixed-fp16": "mixed",
-    "mixed-float16": "mixed",
-    "mixed-bfloat16": "mixed-bf16",
-}
+PRECISIONS = PRECISION_MODES
 PRECISION_CHOICES = (*PRECISIONS, *PRECISION_ALIASES)
 THRESHOLD_KEYS = {
     "explode-max": "explode_max",

@@ -50,7 +50,7 @@ def test_modes_and_aliases() -> None:
     assert parse_precision("mixed-bf16").low.name == "bfloat16"
     with pytest.raises(UsageError, match="--precision fp8"):
         parse_precision("fp8")
-    assert options.PRECISION_CHOICES == PRECISION_CHOICES  # the option table's mirror
+    assert options.PRECISION_CHOICES == PRECISION_CHOICES  # the modes the option table offers are the ones defined
     report = gradlint.lint(nn.Linear(4, 4), torch.randn(2, 4), precision="BF16", select="GL8")
     assert report.models[0].estimates.precision.mode.name == "bfloat16"
 

@@ -7,6 +7,18 @@ from dataclasses import dataclass
 
 from gradlint.types.base import SourceLocation
 
+PRECISION_MODES = ("float16", "bfloat16", "mixed", "mixed-bf16")
+"""The precision modes by name: the option table offers them, ``estimate.precision`` defines them."""
+PRECISION_ALIASES = {
+    "fp16": "float16",
+    "half": "float16",
+    "bf16": "bfloat16",
+    "mixed-fp16": "mixed",
+    "mixed-float16": "mixed",
+    "mixed-bfloat16": "mixed-bf16",
+}
+"""Other names ``--precision`` accepts, and the mode each stands for."""
+
 
 @dataclass(frozen=True)
 class NumberFormat:

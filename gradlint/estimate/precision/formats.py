@@ -8,6 +8,7 @@ import torch
 
 from gradlint.errors import UsageError
 from gradlint.types import NumberFormat, PrecisionMode
+from gradlint.types.precision import PRECISION_ALIASES
 
 #: ``torch.amp.GradScaler``'s default ``init_scale``.
 DEFAULT_LOSS_SCALE = 65536.0
@@ -36,14 +37,7 @@ _MODES = {
     "mixed": PrecisionMode("mixed", FLOAT16, autocast=True),
     "mixed-bf16": PrecisionMode("mixed-bf16", BFLOAT16, autocast=True),
 }
-_ALIASES = {
-    "fp16": "float16",
-    "half": "float16",
-    "bf16": "bfloat16",
-    "mixed-fp16": "mixed",
-    "mixed-float16": "mixed",
-    "mixed-bfloat16": "mixed-bf16",
-}
+_ALIASES = PRECISION_ALIASES
 
 #: What ``--precision`` and ``[tool.gradlint] precision`` accept (aliases included).
 PRECISION_CHOICES = (*_MODES, *_ALIASES)
