@@ -635,3 +635,57 @@ class OpaqueOp(IdentityOp):
             positions = max(numel(ctx.input_shape(first)) / fan_in, 1.0)
             result.weights[name] = weight_gradient_sq(positions, ctx.batch, g, ctx.g_pos, x)
         return result
+
+
+class VectorNormOp(Op):
+    """``torch.norm(x, dim=d)`` / ``x.norm(dim=d)`` (p=2): ``‖x‖`` of many elements is nearly constant.
+
+    An RMSNorm written as ``x / (‖x‖·d^-½).clamp(min=eps)`` reaches the division through this; taking
+    the norm as gain 1 left its value at one element's scale, √n too small, and the normalised output
+    √n too large. ``‖x‖² = n·E[x²]`` per vector, and ``∂‖x‖/∂xᵢ = xᵢ/‖x‖`` passes ``1/n`` of the
+    gradient's second moment to each element.
+    """
+
+    def _count(self, ctx: OpContext) -> float:
+        return max(ratio(ctx.input_shape(0), ctx.node.shape), 1.0)
+
+    def forward(self, ctx: OpContext) -> Signal:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        p = ctx.attrs.get("p", 2)
+        if p not in (2, 2.0, "fro", None):
+            return clamp(Signal(q=x.q, mean=math.sqrt(x.q), shared=x.q, pos_shared=x.q, sign=1))
+        q = self._count(ctx) * x.q
+        return clamp(Signal(q=q, mean=math.sqrt(q), shared=q, pos_shared=q, sign=1))
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        return Backward(inputs={0: g / self._count(ctx)})
+
+
+class ClampOp(Op):
+    """``clamp(min=a)`` / ``clamp(max=b)``: the identity where the input sits well inside its bounds (a
+    norm clamped at eps); otherwise the share of elements inside passes, under a Gaussian, like ReLU."""
+
+    def _inside(self, ctx: OpContext, x: Signal) -> float:
+        low, high = ctx.attrs.get("min"), ctx.attrs.get("max")
+        spread = math.sqrt(max(x.q - x.mean * x.mean, 0.0))
+        inside = 1.0
+        for bound, side in ((low, 1.0), (high, -1.0)):
+            if not isinstance(bound, int | float) or isinstance(bound, bool):
+                continue
+            distance = side * (x.mean - float(bound))
+            if spread <= 0.0:
+                inside *= 1.0 if distance > 0 else 0.0
+            else:
+                inside *= 0.5 * math.erfc(-distance / (spread * math.sqrt(2.0)))
+        return inside
+
+    def forward(self, ctx: OpContext) -> Signal:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        inside = self._inside(ctx, x)
+        if inside >= 0.999:
+            return x
+        return clamp(replace(x, q=x.q * inside, shared=x.shared * inside, pos_shared=x.pos_shared * inside))
+
+    def backward(self, ctx: OpContext, g: float) -> Backward:
+        x = ctx.inputs[0] or Signal(q=0.0)
+        return Backward(inputs={0: g * self._inside(ctx, x)})

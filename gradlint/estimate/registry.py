@@ -22,6 +22,7 @@ from gradlint.estimate.functions import (
 from gradlint.estimate.layers import (
     ActivationOp,
     BatchNormOp,
+    ClampOp,
     ConvOp,
     DropoutOp,
     EmbeddingOp,
@@ -34,6 +35,7 @@ from gradlint.estimate.layers import (
     Op,
     OpaqueOp,
     PoolOp,
+    VectorNormOp,
 )
 from gradlint.estimate.recurrent import RecurrentOp
 from gradlint.estimate.spatial import PadOp, ResampleOp
@@ -124,6 +126,10 @@ _FUNCTION_RULES = {
     "instance_norm": lambda: FeatureNormOp(),
     "rms_norm": lambda: FeatureNormOp(subtract_mean=False),
     "normalize": lambda: NormalizeOp(),
+    "norm": lambda: VectorNormOp(),
+    "linalg_vector_norm": lambda: VectorNormOp(),
+    "clamp": lambda: ClampOp(),
+    "clamp_min": lambda: ClampOp(),
     "batch_norm": lambda: BatchNormOp(),
     "embedding": lambda: EmbeddingOp(),
     "exp": lambda: ElementwiseOp("exp"),
