@@ -1026,6 +1026,44 @@ def _normalize_last() -> tuple[nn.Module, tuple[Any, ...]]:
     return seeded(NormalizeRMSNorm)(-1), (torch.randn(8, 16, 8, 8),)
 
 
+class NormClampRMSNorm(nn.Module):
+    """PaLM-pytorch's RMSNorm: ``x / (torch.norm(x, dim=-1) * d^-1/2).clamp(min=eps) * g`` between linears."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(32, 128)
+        self.g = nn.Parameter(torch.ones(128))
+        self.fc2 = nn.Linear(128, 32)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.fc1(x)
+        norm = torch.norm(h, dim=-1, keepdim=True) * 128**-0.5
+        return self.fc2(F.gelu(h / norm.clamp(min=1e-8) * self.g))
+
+
+@case("norm-clamp-rmsnorm")
+def _norm_clamp_rmsnorm() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(NormClampRMSNorm)(), (torch.randn(64, 32),)
+
+
+class ClampedActivation(nn.Module):
+    """A clamp whose bounds bite (``clamp(-0.5, 0.5)`` on unit-scale pre-activations): the gradient passes
+    only where the input lies inside."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(64, 128)
+        self.fc2 = nn.Linear(128, 64)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.clamp(self.fc1(x), min=-0.5, max=0.5))
+
+
+@case("clamp-biting")
+def _clamp_biting() -> tuple[nn.Module, tuple[Any, ...]]:
+    return seeded(ClampedActivation)(), (torch.randn(64, 64),)
+
+
 class GaussianHead(nn.Module):
     """A VAE decoder's output: ``Normal(mu, sigma)``; the protocol reads its ``rsample()`` (argument checks on)."""
 
