@@ -279,7 +279,7 @@ def _lint_loaded(
 ) -> ModelReport:
     if on_progress is not None:
         on_progress(f"tracing {loaded.target}")
-    graph = _staged("trace", lambda: trace_model(loaded, options.trace_methods), stage)
+    graph = _staged("trace", lambda: trace_model(loaded, options.trace_methods, options.spectral_norms), stage)
     mode = parse_precision(options.precision)
     estimates = _staged("estimate", lambda: estimate(graph, options.thresholds, mode), stage)
     optimizer = optimizer_of(options)

@@ -718,6 +718,16 @@ OPTIONS: tuple[Option, ...] = (
         unset=False,
     ),
     Option(
+        "spectral_norms",
+        "bool",
+        False,
+        "Also take the operator norm of every convolution applied once, for the report's layers (JSON spectral_norm); no rule reads it, and it is most of a CNN's lint time.",
+        flag="--spectral-norms/--no-spectral-norms",
+        click={"default": None},
+        key="spectral-norms",
+        from_config=lambda r, v, k, base: r.boolean(v, k),
+    ),
+    Option(
         "probe",
         "bool",
         False,

@@ -70,6 +70,12 @@ SAMPLES: dict[str, tuple[list[str] | None, str | None, dict[str, Any] | None, An
     ),
     "baseline": (["--baseline", "{baseline}"], 'baseline = "baseline.json"', None, lambda o: o.baseline is not None),
     "skip_no_model": (["--skip-no-model"], None, {"skip_no_model": True}, lambda o: o.skip_no_model is True),
+    "spectral_norms": (
+        ["--spectral-norms"],
+        "spectral-norms = true",
+        {"spectral_norms": True},
+        lambda o: o.spectral_norms is True,
+    ),
     "probe": (["--probe"], "probe = true", {"probe": True}, lambda o: o.probe is True),
     "meta": (["--meta"], "meta = true", {"meta": True}, lambda o: o.meta is True),
     "device": (["--device", "CPU"], 'device = "cpu"', {"device": "cpu"}, lambda o: o.device == "cpu"),
@@ -208,7 +214,7 @@ def test_unknown_config_key_error_unchanged() -> None:
     known = (
         "baseline, betas, clip-grad-norm, device, eps, extend-select, fail-on, ignore, input-shapes, jobs, lr, meta, "
         "models, momentum, optimizer, output-format, per-file-ignores, precision, probe, probe-seeds, probe-steps, "
-        "probe-timeout, select, threads, thresholds, weight-decay"
+        "probe-timeout, select, spectral-norms, threads, thresholds, weight-decay"
     )
     assert str(far.value) == f"p/pyproject.toml: [tool.gradlint] colour: unknown key; known keys: {known}"
 

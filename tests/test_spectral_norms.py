@@ -13,8 +13,8 @@ from gradlint.trace.init_scheme import classify_init
 from gradlint.types import ModelGraph
 
 
-def graph_of(model: nn.Module, *inputs: torch.Tensor) -> ModelGraph:
-    return lint(model, inputs).models[0].graph
+def graph_of(model: nn.Module, *inputs: torch.Tensor, spectral_norms: bool = True) -> ModelGraph:
+    return lint(model, inputs, spectral_norms=spectral_norms).models[0].graph
 
 
 def exact(matrix: torch.Tensor) -> float:
@@ -147,3 +147,31 @@ def test_a_convolution_that_pads_inside_its_forward_gets_its_norm_at_the_size_it
     # gives it (3 of the 4 zeros, 0.6 % off); before, the norm was taken unpadded and raised
     assert stats.spectral_source == "lanczos" and stats.spectral_norm is not None
     assert truth * 0.97 <= stats.spectral_norm <= truth * 1.03
+
+
+class ConvInLoop(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.once = nn.Conv2d(8, 8, 3, padding=1)
+        self.step = nn.Conv2d(8, 8, 3, padding=1)
+        self.pointwise = nn.Conv2d(8, 8, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pointwise(self.once(x))
+        for _ in range(4):
+            x = torch.tanh(self.step(x))
+        return x
+
+
+def test_an_operator_norm_no_rule_reads_is_taken_only_on_request() -> None:
+    torch.manual_seed(0)
+    model, x = ConvInLoop(), torch.randn(2, 8, 12, 12)
+    default = graph_of(model, x, spectral_norms=False).params
+    # applied once: no rule reads its operator norm, so it is not taken (null in JSON)
+    assert default["once.weight"].spectral_norm is None and default["once.weight"].spectral_source is None
+    # applied step after step (what the recurrence bound reads) and a 1x1 (a matrix norm): always taken
+    assert default["step.weight"].spectral_source == "lanczos" and default["step.weight"].spectral_norm is not None
+    assert default["pointwise.weight"].spectral_norm is not None
+    requested = graph_of(model, x, spectral_norms=True).params
+    assert requested["once.weight"].spectral_source == "lanczos" and requested["once.weight"].spectral_norm > 0
+    assert requested["step.weight"].spectral_norm == pytest.approx(default["step.weight"].spectral_norm)

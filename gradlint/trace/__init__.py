@@ -48,8 +48,11 @@ METHODS: tuple[tuple[str, Tracer], ...] = (
 )
 
 
-def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None) -> ModelGraph:
-    """Trace ``loaded.model`` with the first method that works (or only those named in ``methods``)."""
+def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None, operator_norms: bool = False) -> ModelGraph:
+    """Trace ``loaded.model`` with the first method that works (or only those named in ``methods``).
+
+    ``operator_norms``: also take the operator norm of every convolution applied once (see
+    ``collect_param_stats``)."""
     failed: list[TraceAttempt] = []
     raw: list[RawOp] | None = None
     used = ""
@@ -97,7 +100,7 @@ def trace_model(loaded: LoadedModel, methods: Sequence[str] | None = None) -> Mo
 
     model = loaded.model
     nodes = build_nodes(raw, model, loaded.construction_sites)
-    params = collect_param_stats(model, nodes, loaded.init_records)
+    params = collect_param_stats(model, nodes, loaded.init_records, operator_norms)
     return ModelGraph(
         target=loaded.target,
         name=loaded.name,
